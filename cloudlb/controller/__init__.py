@@ -1,0 +1,1 @@
+"""The Kubernetes controller (issue 7): watch, work queue, leader election, finalizer, status."""

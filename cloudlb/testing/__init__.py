@@ -1,0 +1,1 @@
+"""Test support shipped for users: the pytest plugin, the fault-injecting proxy and helpers shared by the fakes."""
