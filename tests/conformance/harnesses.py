@@ -1,0 +1,16 @@
+"""THE list of harnesses the conformance suite runs against. A provider joins the suite with one line here.
+
+Each entry is a ``pytest.param`` of a zero-argument factory returning a fresh ``Harness`` (a new, empty cloud).
+Import heavy dependencies inside the factory, so a missing extra fails only that provider's cases.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.memory_harness import memory_harness, narrow_memory_harness
+
+HARNESSES = [
+    pytest.param(memory_harness, id="memory"),
+    pytest.param(narrow_memory_harness, id="memory-narrow"),
+]

@@ -1,0 +1,1 @@
+"""Tests of the local provider's data plane, over real sockets on 127.0.0.0/8."""
