@@ -20,7 +20,7 @@ from rich.text import Text
 from cloudlb import output
 from cloudlb.annotations import explain
 from cloudlb.config import DEFAULT_CLUSTER, Config, resolve_config
-from cloudlb.kube import load_manifests, specs_from_documents
+from cloudlb.kube import is_managed, load_manifests, specs_from_documents
 from cloudlb.manifests import load_documents
 from cloudlb.model import LoadBalancerSpec, OwnedLoadBalancer
 from cloudlb.output import FORMATS, OutputFormat, StatusRow
@@ -397,9 +397,9 @@ def gc(filenames: tuple[str, ...], all_: bool, dry_run: bool, common: Common) ->
 def render(filenames: tuple[str, ...], cluster: str | None, output_format: OutputFormat) -> None:
     """Show the spec cloudlb reads from each LoadBalancer Service.
 
-    The spec is provider-neutral and no provider is needed.
-    Listeners, targets, health check, source ranges, affinity, scheme, algorithm and proxy protocol, then each
-    annotation: applied by cloudlb itself, honoured by a provider (named), or ignored.
+    The spec is provider-neutral, so no provider is needed. It shows the listeners, targets, health check,
+    source ranges, affinity, scheme, algorithm and proxy protocol, then each annotation: applied by cloudlb
+    itself, honoured by a named provider, or ignored.
 
     \b
     Examples:
@@ -409,7 +409,7 @@ def render(filenames: tuple[str, ...], cluster: str | None, output_format: Outpu
     _require_files(filenames)
     documents = load_documents(filenames)
     specs = specs_from_documents(documents, cluster=cluster or DEFAULT_CLUSTER)
-    services = {_identity(doc.body): doc.body for doc in documents if doc.kind == "Service"}
+    services = {_identity(d.body): d.body for d in documents if d.kind == "Service" and is_managed(d.body)}
     items = [(spec, explain(services[(spec.namespace, spec.name)])) for spec in specs]
     if not specs:
         log.warning("no Service of type LoadBalancer in %s", ", ".join(filenames))

@@ -23,7 +23,7 @@ from cloudlb.manifests import Document, load_documents
 from cloudlb.model import Listener, LoadBalancerSpec, Protocol, TargetMode
 from cloudlb.targets import NodePool, ParsedSlice, Sourced, node_targets, parse_slice, pod_targets, service_of_slice
 
-__all__ = ["CLASS_PREFIX", "is_managed", "load_manifests", "spec_from_manifests"]
+__all__ = ["CLASS_PREFIX", "NodePool", "is_managed", "load_manifests", "spec_from_manifests", "specs_from_documents"]
 
 CLASS_PREFIX = "cloudlb.io/"
 _PROTOCOLS = {p.value: p for p in Protocol}
@@ -41,6 +41,8 @@ def spec_from_manifests(
     """The load balancer ``service`` asks for. Slices of other Services are ignored; all ``nodes`` are candidates.
 
     Errors in a slice or node carry ``source="endpoint_slices[i]"`` or ``"nodes[i]"``, their position here.
+    A caller building many Services over the same nodes (a controller) passes ``NodePool.of(nodes)`` once, so the
+    nodes are parsed once rather than per Service.
     """
     if not isinstance(service, Mapping):
         raise InvalidSpecError("", f"a Service must be a mapping, not {show(service)}")
@@ -50,7 +52,7 @@ def spec_from_manifests(
         source = f"endpoint_slices[{i}]"
         if service_of_slice(body, source) == (namespace, name):
             own.append(Sourced(body, source))
-    pool = NodePool(_as_list(nodes, "nodes"), "nodes")
+    pool = nodes if isinstance(nodes, NodePool) else NodePool(_as_list(nodes, "nodes"), "nodes")
     return _build(service, slices=own, nodes=pool, cluster=cluster)
 
 

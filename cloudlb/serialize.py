@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cloudlb.model import LoadBalancerSpec, LoadBalancerStatus, OwnedLoadBalancer
+from cloudlb.model import LoadBalancerSpec, LoadBalancerStatus, OwnedLoadBalancer, Target
 
 __all__ = ["owned_to_dict", "spec_to_dict", "status_to_dict", "to_plain"]
 
@@ -28,6 +28,8 @@ def to_plain(value: Any) -> Any:
         return to_plain(value.value)
     if isinstance(value, str):
         return value
+    if isinstance(value, Target):
+        return {k: to_plain(v) for k, v in value._asdict().items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

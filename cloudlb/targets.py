@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple, NoReturn
 
@@ -69,9 +69,17 @@ class NodePool:
     ``name[0]``, ``name[1]``, ... (built only when an error needs it: pools can hold thousands of nodes).
     """
 
-    bodies: Sequence[object]
+    bodies: Sequence[Any]
     sources: Sequence[str | None] | str
     _parsed: dict[str, list[NodeInfo]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, nodes: Iterable[object]) -> NodePool:
+        """A pool to pass as ``nodes`` to ``spec_from_manifests`` for many Services: the nodes are parsed once."""
+        return cls(list(nodes), "nodes")
+
+    def __iter__(self) -> Iterator[Any]:  # Any: it stands in for spec_from_manifests' Iterable[Mapping]
+        return iter(self.bodies)
 
     def source(self, i: int) -> str | None:
         return f"{self.sources}[{i}]" if isinstance(self.sources, str) else self.sources[i]

@@ -11,6 +11,7 @@ stopped and removed on the way out, on success, error or Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import random
 import shutil
@@ -35,7 +36,7 @@ from cloudlb.errors import CloudLBError
 from cloudlb.kube import spec_from_manifests
 from cloudlb.model import LoadBalancerSpec, LoadBalancerStatus
 from cloudlb_local.provider import LocalProvider
-from cloudlb_local.testing import running_daemon
+from cloudlb_local.testing import DaemonStartError, running_daemon
 
 __all__ = ["demo"]
 
@@ -87,9 +88,15 @@ def _start_backends(stack: contextlib.ExitStack) -> tuple[list[_Backend], int]:
         try:
             for i, ip in enumerate(BACKEND_IPS, start=1):
                 backends.append(_Backend(f"backend-{i}", ip, port))
-        except OSError:
+        except OSError as exc:
             for backend in backends:
                 backend.stop()
+            if exc.errno == errno.EADDRNOTAVAIL:
+                # Linux routes all of 127.0.0.0/8 to loopback; macOS has only 127.0.0.1 until aliases are added.
+                raise click.ClickException(
+                    f"cannot use {BACKEND_IPS[len(backends)]} on this machine: add the loopback addresses first, "
+                    "e.g. `sudo ifconfig lo0 alias 127.0.0.11 up` (and .12, .13)"
+                ) from exc
             continue
         for backend in backends:
             stack.callback(backend.stop)
@@ -284,7 +291,10 @@ def _tour(console: Console, stack: contextlib.ExitStack, *, requests: int, keep:
     state_dir = stack.enter_context(_temporary_dir())
     pool = _private_pool()
     with console.status("starting the local cloud (cloudlb serve)..."):
-        daemon = stack.enter_context(running_daemon(state_dir / "state", address_pool=pool))
+        try:
+            daemon = stack.enter_context(running_daemon(state_dir / "state", address_pool=pool))
+        except DaemonStartError as exc:
+            raise click.ClickException(f"the local cloud did not start: {exc}") from exc
     console.print(f"local cloud API [bold]{daemon.url}[/], address pool [bold]{pool}[/]")
     backends, node_port = _start_backends(stack)
     names = [b.name for b in backends]

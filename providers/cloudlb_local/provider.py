@@ -217,8 +217,8 @@ class LocalProvider:
     # --- observe and plan --------------------------------------------------------------------------------------
 
     def _observe(self, ref: ServiceRef) -> tuple[list[JSON], list[JSON]]:
-        """(mine, stale) load balancers for ``ref``, found by tags. Mine come best first: an exact uid match, then
-        the oldest id; any after the first are duplicates left by a crash."""
+        """(mine, stale) load balancers for ``ref``, found by tags. Mine come best first: an exact uid match, then by
+        id, so that every run keeps the same one; any after the first are duplicates to delete."""
         found = self.client.list_load_balancers({CLUSTER_TAG: ref.cluster, SERVICE_TAG: ref.service})
         mine, stale = [], []
         for lb in found:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conformance.local_harness import local_harness
 from tests.conformance.memory_harness import memory_harness, narrow_memory_harness
 
 HARNESSES = [
     pytest.param(memory_harness, id="memory"),
     pytest.param(narrow_memory_harness, id="memory-narrow"),
+    pytest.param(local_harness, id="local"),
 ]

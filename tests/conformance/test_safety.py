@@ -157,7 +157,7 @@ def test_a_crash_at_any_call_then_a_rerun_leaves_no_duplicate_and_no_orphan(
     converged = _kinds(harness)
     provider.delete(spec)
     assert _kinds(harness) == baseline
-    assert steps > 1
+    assert steps >= 1  # a provider may create a whole balancer in one call (local does)
 
     for n in range(1, steps + 1):
         for after in (False, True):

@@ -24,6 +24,7 @@ from cloudlb import (
     TrafficPolicy,
     spec_from_manifests,
 )
+from cloudlb.kube import NodePool
 from tests.kube.builders import endpoint, endpoint_slice, node, port, service
 
 NODES = [node("n1", "10.0.0.1"), node("n2", "10.0.0.2")]
@@ -526,3 +527,14 @@ def test_large_pod_pool_is_built_completely() -> None:
 
     assert len(spec.targets) == 5000
     assert Target("10.0.19.135", 8080) in spec.targets  # endpoint 4999
+
+
+def test_a_node_pool_is_reusable_across_services() -> None:
+    nodes = [node("n1", "10.0.0.1"), node("n2", "10.0.0.2")]
+    pool = NodePool.of(nodes)
+
+    with_pool = [spec_from_manifests(service(f"s{i}", ports=[port(node_port=30000 + i)]), (), pool) for i in range(3)]
+    with_list = [spec_from_manifests(service(f"s{i}", ports=[port(node_port=30000 + i)]), (), nodes) for i in range(3)]
+
+    assert with_pool == with_list
+    assert with_pool[2].targets == frozenset({Target("10.0.0.1", 30002, "n1"), Target("10.0.0.2", 30002, "n2")})

@@ -127,6 +127,9 @@ class _Client(asyncio.Protocol):
         peer: Any = None
         if listener.needs_peer:
             peer = transport.get_extra_info("peername")
+            if peer is None:  # the client is already gone
+                transport.close()
+                return
             if not listener.ranges.allows(peer[0]):
                 listener.refuse("source_range")
                 transport.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import stat
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from cloudlb_local.commands import serve
 from cloudlb_local.testing import DaemonHandle, running_daemon
 
 from tests.local.daemon.helpers import Api, db_rows, fetch_eventually, id_backend, lb_body, unique_pool
@@ -186,3 +189,30 @@ def test_json_logs_are_one_object_per_line_with_context(state_dir: Path) -> None
     assert all({"ts", "level", "logger", "msg"} <= record.keys() for record in records)
     created = [r for r in records if r.get("lb") == lb["id"] and r["msg"].startswith("created")]
     assert created and created[0]["level"] == "info"
+
+
+def test_the_state_dir_defaults_to_cloudlb_state_dir(daemon: DaemonHandle) -> None:
+    env = {**os.environ, "CLOUDLB_STATE_DIR": str(daemon.state_dir)}
+    command = [sys.executable, "-m", "cloudlb_local.daemon", "--address-pool", daemon.address_pool]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False, env=env)
+
+    assert result.returncode == 1
+    assert f"is already serving {daemon.state_dir}" in result.stderr
+
+
+def test_a_taken_api_port_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = _serve("--state-dir", str(tmp_path / "state"), "--api-address", f"127.0.0.1:{port}")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: cannot serve the API on 127.0.0.1:{port}")
+    assert not (tmp_path / "state" / "api.json").exists()
+
+
+def test_serve_help_names_every_option() -> None:
+    result = CliRunner().invoke(serve, ["--help"])
+
+    assert result.exit_code == 0
+    for option in ("--state-dir", "--address-pool", "--api-address", "--log-format", "--debug", "CLOUDLB_STATE_DIR"):
+        assert option in result.output

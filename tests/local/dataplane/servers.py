@@ -113,11 +113,11 @@ def parse_proxy_header(head: bytes) -> dict[str, Any]:
     assert ver_cmd == 0x21, hex(ver_cmd)
     body = head[16 : 16 + length]
     size = {0x11: 4, 0x21: 16}[fam]
-    src = ipaddress.ip_address(body[:size])
-    dst = ipaddress.ip_address(body[size : 2 * size])
+    src_ip = ipaddress.ip_address(body[:size])
+    dst_ip = ipaddress.ip_address(body[size : 2 * size])
     sport, dport = struct.unpack("!HH", body[2 * size : 2 * size + 4])
     family = "TCP4" if fam == 0x11 else "TCP6"
-    return {"version": 2, "family": family, "src": [str(src), sport], "dst": [str(dst), dport], "length": length}
+    return {"version": 2, "family": family, "src": [str(src_ip), sport], "dst": [str(dst_ip), dport], "length": length}
 
 
 class ProxyBackend(_TcpBackend):

@@ -15,10 +15,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from cloudlb_local.dataplane import Backend, BackendHealth, Dataplane, ListenerConfig, ListenerKey, ListenerStatus, run
 from prometheus_client import CollectorRegistry
 
 from cloudlb.model import Protocol
-from cloudlb_local.dataplane import Backend, Dataplane, ListenerConfig, ListenerKey, ListenerStatus, run
 
 from .servers import EchoBackend, HttpBackend, ProxyBackend, UdpBackend, close_all
 
@@ -61,22 +61,30 @@ class Lab:
         return next(_lb_addresses)
 
     async def echo(self, name: str, ip: str) -> EchoBackend:
-        return self._keep(await EchoBackend(name, ip).start())
+        backend = EchoBackend(name, ip)
+        self.backends.append(backend)
+        await backend.start()
+        return backend
 
     async def echoes(self, count: int) -> list[EchoBackend]:
         return [await self.echo(f"b{i + 1}", BACKEND_IPS[i]) for i in range(count)]
 
     async def http(self, name: str, ip: str) -> HttpBackend:
-        return self._keep(await HttpBackend(name, ip).start())
+        backend = HttpBackend(name, ip)
+        self.backends.append(backend)
+        await backend.start()
+        return backend
 
     async def proxy(self, name: str, ip: str) -> ProxyBackend:
-        return self._keep(await ProxyBackend(name, ip).start())
+        backend = ProxyBackend(name, ip)
+        self.backends.append(backend)
+        await backend.start()
+        return backend
 
     async def udp(self, name: str, ip: str) -> UdpBackend:
-        return self._keep(await UdpBackend(name, ip).start())
-
-    def _keep(self, backend: Any) -> Any:
+        backend = UdpBackend(name, ip)
         self.backends.append(backend)
+        await backend.start()
         return backend
 
     def listener(
@@ -107,6 +115,10 @@ class Lab:
 
     def status(self, config: ListenerConfig) -> ListenerStatus:
         return self.dp.status()[config.key]
+
+    def health(self, config: ListenerConfig, backend: Any) -> BackendHealth:
+        """``backend``: a ``Backend`` or one of the test servers."""
+        return self.status(config).backends[backend if isinstance(backend, Backend) else backend.backend]
 
     def active(self, config: ListenerConfig, backend: Any) -> int:
         key = backend if isinstance(backend, Backend) else backend.backend

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-
 from cloudlb_local.dataplane import install_event_loop_policy, new_event_loop, run, uvloop_available
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections import Counter
 
 import pytest
-
-from cloudlb.model import HealthCheckProtocol
 from cloudlb_local.dataplane import Backend, HealthCheckConfig
 from cloudlb_local.dataplane.health import probe
+
+from cloudlb.model import HealthCheckProtocol
 
 from .support import Lab, dead_backend, http_get, in_lab, requests, wait_until
 
@@ -22,11 +23,6 @@ FAST_HTTP = HealthCheckConfig(
 )
 
 
-def _healthy(lab: Lab, config: object, backend: object) -> bool:
-    key = backend if isinstance(backend, Backend) else backend.backend  # type: ignore[attr-defined]
-    return lab.status(config).backends[key].healthy  # type: ignore[arg-type]
-
-
 def test_tcp_check_ejects_a_stopped_backend_and_restores_it() -> None:
     async def scenario(lab: Lab) -> None:
         b1, b2 = await lab.echoes(2)
@@ -35,13 +31,13 @@ def test_tcp_check_ejects_a_stopped_backend_and_restores_it() -> None:
         assert sorted(await requests(config, 2)) == ["b1", "b2"]  # type: ignore[type-var]
 
         await b2.stop()
-        await wait_until(lambda: not _healthy(lab, config, b2), "b2 to be ejected")
+        await wait_until(lambda: not lab.health(config, b2).healthy, "b2 to be ejected")
         assert lab.status(config).backends[b2.backend].last_error == "connection refused"
         assert await requests(config, 6) == ["b1"] * 6
         assert lab.status(config).backends[b2.backend].connect_errors == 0  # the check caught it, not a client
 
         await b2.start()  # same port again
-        await wait_until(lambda: _healthy(lab, config, b2), "b2 to be restored")
+        await wait_until(lambda: lab.health(config, b2).healthy, "b2 to be restored")
         assert Counter(await requests(config, 4)) == {"b1": 2, "b2": 2}
 
     in_lab(scenario)
@@ -55,13 +51,13 @@ def test_http_check_ejects_on_5xx_and_restores_on_2xx() -> None:
         await lab.serve(config)
 
         h2.health_status = 503
-        await wait_until(lambda: not _healthy(lab, config, h2), "h2 to be ejected")
+        await wait_until(lambda: not lab.health(config, h2).healthy, "h2 to be ejected")
         assert lab.status(config).backends[h2.backend].last_error == "HTTP 503"
         bodies = [(await http_get(config))[1] for _ in range(4)]
         assert bodies == [b"h1"] * 4
 
         h2.health_status = 302  # a redirect counts as alive, as for cloud load balancers
-        await wait_until(lambda: _healthy(lab, config, h2), "h2 to be restored")
+        await wait_until(lambda: lab.health(config, h2).healthy, "h2 to be restored")
         bodies = [(await http_get(config))[1] for _ in range(4)]
         assert Counter(bodies) == {b"h1": 2, b"h2": 2}
 
@@ -81,11 +77,11 @@ def test_thresholds_count_consecutive_results(caplog: pytest.LogCaptureFixture) 
         await lab.serve(config)
 
         await wait_until(lambda: h1.health_checks > 9, "the flapping script to be played and checked past")
-        assert _healthy(lab, config, h1)
+        assert lab.health(config, h1).healthy
         assert not [r for r in caplog.records if "unhealthy" in r.getMessage()]
 
         h1.health_status = 500
-        await wait_until(lambda: not _healthy(lab, config, h1), "three failures in a row to eject")
+        await wait_until(lambda: not lab.health(config, h1).healthy, "three failures in a row to eject")
         assert [r for r in caplog.records if "unhealthy" in r.getMessage()]  # the log check above can see it
 
     in_lab(scenario)
@@ -110,11 +106,11 @@ def test_turning_checks_off_restores_every_backend() -> None:
         h1.health_status = 500
         config = lab.listener([h1], health_check=FAST_HTTP)
         await lab.serve(config)
-        await wait_until(lambda: not _healthy(lab, config, h1), "h1 to be ejected")
+        await wait_until(lambda: not lab.health(config, h1).healthy, "h1 to be ejected")
 
         await lab.serve(lab.listener([h1], address=config.address, port=config.port))
 
-        assert _healthy(lab, config, h1)
+        assert lab.health(config, h1).healthy
 
     in_lab(scenario)
 
@@ -132,7 +128,7 @@ def test_passive_ejection_hides_a_dead_backend_from_clients() -> None:
         assert health.last_error == "connect: connection refused"
 
         # Without active checks the ejection expires; the backend is tried again and ejected again.
-        await wait_until(lambda: _healthy(lab, config, dead), "the ejection to expire")
+        await wait_until(lambda: lab.health(config, dead).healthy, "the ejection to expire")
         assert await requests(config, 4) == ["b1"] * 4
         assert lab.status(config).backends[dead].connect_errors == 2
 
@@ -166,7 +162,9 @@ def test_fail_open_when_every_backend_is_unhealthy() -> None:
         h1.health_status = h2.health_status = 503
         config = lab.listener([h1, h2], health_check=FAST_HTTP)
         await lab.serve(config)
-        await wait_until(lambda: not _healthy(lab, config, h1) and not _healthy(lab, config, h2), "both to be ejected")
+        await wait_until(
+            lambda: not lab.health(config, h1).healthy and not lab.health(config, h2).healthy, "both to be ejected"
+        )
 
         bodies = [(await http_get(config))[1] for _ in range(4)]
 
@@ -179,7 +177,7 @@ async def _answer(status_line: bytes | None) -> tuple[asyncio.Server, int]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         if status_line is None:
-            await asyncio.sleep(10)  # never answers: the probe's timeout decides
+            await reader.read()  # never answers; returns when the probe gives up and closes
         else:
             writer.write(status_line + b"\r\n\r\n")
             await writer.drain()
@@ -217,5 +215,33 @@ def test_tcp_probe() -> None:
         b1 = await lab.echo("b1", "127.0.0.11")
         assert await probe(b1.backend, HealthCheckConfig()) is None
         assert await probe(dead_backend("127.0.0.12"), HealthCheckConfig()) == "connection refused"
+
+    in_lab(scenario)
+
+
+@pytest.mark.parametrize(
+    ("status_line", "want"),
+    [
+        pytest.param(b"HTTP/1.1 200 OK", None, id="200"),
+        pytest.param(b"HTTP/1.1 503 Unavailable", "HTTP 503", id="503"),
+    ],
+)
+def test_https_probe_does_not_verify_the_certificate(status_line: bytes, want: str | None) -> None:
+    trustme = pytest.importorskip("trustme")  # the project's `mock` extra
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(status_line + b"\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def scenario(lab: Lab) -> None:
+        ca = trustme.CA()  # a CA the probe has never heard of, for a name that is not the backend's address
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("backend.invalid").configure_cert(context)
+        server = await asyncio.start_server(handle, "127.0.0.13", 0, ssl=context)
+        check = HealthCheckConfig(protocol=HealthCheckProtocol.HTTPS, timeout=2)
+        assert await probe(Backend("127.0.0.13", server.sockets[0].getsockname()[1]), check) == want
+        server.close()
 
     in_lab(scenario)

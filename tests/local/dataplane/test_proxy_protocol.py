@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 
 import pytest
+from cloudlb_local.dataplane import proxy_header
 
 from cloudlb.model import ProxyProtocol
-from cloudlb_local.dataplane import proxy_header
 
 from .servers import parse_proxy_header
 from .support import Lab, connect, in_lab
@@ -99,8 +100,6 @@ def test_backend_sees_the_real_client_over_ipv6(version: ProxyProtocol) -> None:
 
 def test_proxy_protocol_can_be_turned_on_for_new_connections_only() -> None:
     async def scenario(lab: Lab) -> None:
-        import dataclasses
-
         backend = await lab.proxy("p1", "127.0.0.11")
         plain = await lab.echo("e1", "127.0.0.12")
         config = lab.listener([plain])

@@ -9,7 +9,6 @@ import socket
 from typing import Any, cast
 
 import pytest
-
 from cloudlb_local.dataplane import Backend
 from cloudlb_local.dataplane.tcp import WRITE_HIGH_WATER
 
@@ -147,7 +146,7 @@ def test_a_slow_backend_pauses_the_client_instead_of_buffering(use_uvloop: bool)
         backend = Backend("127.0.0.11", server.sockets[0].getsockname()[1])
         config = lab.listener([backend])
         await lab.serve(config)
-        reader, writer = await connect(config)
+        _, writer = await connect(config)
 
         async def send_all() -> None:
             for _ in range(total // len(chunk)):

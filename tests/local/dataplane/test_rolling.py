@@ -52,7 +52,8 @@ async def _roll(lab: Lab, *, replicas: int, workers: int, requests_per_step: int
             await traffic(requests_per_step)
             current.remove(leaving)
             await lab.serve(lab.listener(current, address=config.address, port=config.port))
-            await wait_until(lambda: leaving.backend not in lab.status(config).backends, f"{leaving.name} to drain")
+            gone = leaving.backend
+            await wait_until(lambda: gone not in lab.status(config).backends, f"{leaving.name} to drain")  # noqa: B023
             await leaving.stop(kill_connections=True)  # gone for good, like a terminated pod
             await traffic(requests_per_step)
     finally:

@@ -16,7 +16,7 @@ from cloudlb.errors import ConfigError, ConflictError, PermanentError, ProviderE
 from cloudlb.model import HealthCheck, HealthCheckProtocol, IPFamily, Listener, LoadBalancerSpec, Protocol, Target
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
 from tests.local.provider.backends import ask, eventually, targets, tcp_backends
-from tests.local.provider.helpers import CallCounter, make_spec, tcp
+from tests.local.provider.helpers import CallCounter, FlakyApi, make_spec, tcp
 
 TARGETS = frozenset({Target("127.0.0.11", 30080)})
 
@@ -135,3 +135,24 @@ def test_an_address_outside_the_pool_or_taken_is_refused_at_ensure(
     taken = provider.ensure(make_spec(tcp(80, TARGETS), name="first")).ingress[0].ip
     with pytest.raises(ConflictError):
         provider.ensure(make_spec(tcp(80, TARGETS), name="second", load_balancer_ip=taken))
+
+
+def test_a_lost_answer_is_retried_by_observing_again(daemon: DaemonHandle, api: LocalClient) -> None:
+    """The create happened but its answer was lost: the retry finds the balancer by its tags and creates no twin."""
+    flaky = FlakyApi(daemon.url)
+    try:
+        provider = LocalProvider(daemon.state_dir, api_url=flaky.url, token=daemon.token)
+        spec = make_spec(tcp(80, TARGETS))
+        flaky.lose = 1
+        status = provider.ensure(spec)
+        assert flaky.lost == 1
+        found = api.list_load_balancers({SERVICE_TAG: "demo/web"})
+        assert [lb["id"] for lb in found] == [status.cloud_id]
+
+        flaky.lose = 1  # the same for a targets call: applied once, answer lost, nothing left to do on the retry
+        changed = make_spec(tcp(80, TARGETS | {Target("127.0.0.12", 30080)}))
+        provider.ensure(changed)
+        assert flaky.lost == 2
+        assert provider.plan(changed).is_empty
+    finally:
+        flaky.close()

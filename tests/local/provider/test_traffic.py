@@ -169,7 +169,12 @@ def test_udp_fails_over_when_a_backend_stops(provider: LocalProvider) -> None:
         checks = HealthCheck(port=health_port, interval=0.3, timeout=0.2, healthy_threshold=1, unhealthy_threshold=1)
         ip = provider.ensure(make_spec(udp(5353, targets(*dns)), health_check=checks)).ingress[0].ip or ""
         seen: set[str | None] = set()
-        assert eventually(lambda: seen.add(ask_udp(ip, 5353)) or {d.name for d in dns} <= seen)
+
+        def both_answered() -> bool:
+            seen.add(ask_udp(ip, 5353))
+            return {d.name for d in dns} <= seen
+
+        assert eventually(both_answered)
 
         dns[0].stop()
         probes[0].stop()
@@ -177,8 +182,10 @@ def test_udp_fails_over_when_a_backend_stops(provider: LocalProvider) -> None:
         assert eventually(lambda: all(ask_udp(ip, 5353) == survivor for _ in range(10)))
         assert [ask_udp(ip, 5353) for _ in range(10)] == [survivor] * 10
     finally:
-        for backend in (*dns, *probes):
-            backend.stop()
+        for udp_backend in dns:
+            udp_backend.stop()
+        for probe in probes:
+            probe.stop()
 
 
 def test_rolling_replacement_of_every_target_drops_no_request(provider: LocalProvider, calls: CallCounter) -> None:
