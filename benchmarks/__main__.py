@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("core",)
+BENCHMARKS = ("core", "dataplane")
 
 
 def main(argv: list[str]) -> int:
