@@ -1,7 +1,8 @@
 """Helpers for benchmarks/dataplane: pinned child processes that are always cleaned up, HAProxy configs, wrk runs,
-the cloudlb daemon in a subprocess, CPU and RSS readings from /proc, and py-spy profiles.
+the cloudlb daemon in a subprocess, CPU, other processes' load and RSS from /proc, and perf / py-spy profiles.
 
-Everything here talks to loopback only and every run is bounded (wrk -d, py-spy -d, timeouts on every wait).
+Everything here talks to loopback only and every run is bounded (wrk -d, perf and py-spy durations, timeouts on
+every wait).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -80,6 +80,14 @@ class Processes:
                 proc.wait()
         if proc in self._procs:
             self._procs.remove(proc)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every child still running."""
+        total = 0.0
+        for proc in self._procs:
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(proc.pid)
+        return total
 
     def close(self) -> None:
         for proc in reversed(list(self._procs)):
@@ -174,26 +182,56 @@ def loop_kind(pid: int) -> str:
 # -- /proc readings ------------------------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process (all its threads)."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
-def cpu_times() -> dict[int, tuple[int, int]]:
-    """Per CPU, (busy, total) clock ticks since boot from /proc/stat; busy counts every process and softirq."""
-    times = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        name, *values = line.split()
-        if name.startswith("cpu") and name[3:].isdigit():
-            ticks = [int(v) for v in values[:8]]
-            times[int(name[3:])] = (sum(ticks) - ticks[3] - ticks[4], sum(ticks))  # minus idle and iowait
-    return times
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
 
 
-def busy_share(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], cpu: int) -> float:
-    busy, total = (a - b for a, b in zip(after[cpu], before[cpu], strict=True))
-    return busy / total if total else 0.0
+def machine_cpu_seconds() -> float:
+    """User + system CPU time of every process on the machine since boot (from /proc/stat)."""
+    user, nice, system = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4]
+    return (int(user) + int(nice) + int(system)) / CLK_TCK
+
+
+class ForeignLoad:
+    """Measures the CPU that processes other than ours use (other people's tests on a shared machine): the whole
+    machine's user + system time minus our children's, this process's and reaped children's (wrk's)."""
+
+    def __init__(self, procs: Processes, *, patience: float) -> None:
+        self.procs = procs
+        self.patience = patience  # seconds wait_quiet may spend in all, so a busy machine cannot stretch the run
+
+    def _ours(self) -> float:
+        mine = os.times()
+        return self.procs.cpu_seconds() + mine.user + mine.system + mine.children_user + mine.children_system
+
+    def measure(self, seconds: float) -> float:
+        """CPUs' worth of foreign load over the next ``seconds`` (0.5 = half a CPU)."""
+        start = self.start()
+        time.sleep(seconds)
+        return self.since(start)
+
+    def start(self) -> tuple[float, float, float]:
+        return time.monotonic(), machine_cpu_seconds(), self._ours()
+
+    def since(self, start: tuple[float, float, float]) -> float:
+        when, machine, ours = start
+        elapsed = time.monotonic() - when
+        return max(0.0, (machine_cpu_seconds() - machine) - (self._ours() - ours)) / elapsed if elapsed else 0.0
+
+    def wait_quiet(self, *, below: float = 0.15, at_most: float = 2.0) -> None:
+        """Wait up to ``at_most`` seconds (within what is left of the patience) for a 0.2 s window in which other
+        processes use less than ``below`` CPUs."""
+        start = time.monotonic()
+        deadline = start + min(at_most, self.patience)
+        while self.measure(0.2) >= below and time.monotonic() < deadline:
+            pass
+        self.patience -= time.monotonic() - start
 
 
 def status_mib(pid: int, key: str) -> float:
@@ -223,16 +261,20 @@ class WrkResult:
     errors: int
     p50_ms: float
     p99_ms: float
-    proxy_cpu: float | None  # CPU seconds the proxy used during the run
-    busy: dict[int, float]  # per CPU, the share of the run it was busy (with anything: wrk, backends, others)
+    proxy_user: float | None  # CPU seconds the proxy spent in user space during the run (interpreter, loop)
+    proxy_sys: float | None  # ... and in the kernel (the socket syscalls)
+    foreign: float  # CPUs' worth of other processes' load during the run (not ours: not wrk, backends or proxies)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
     @property
-    def per_cpu_second(self) -> float | None:
-        return self.requests / self.proxy_cpu if self.proxy_cpu else None
+    def proxy_cpu(self) -> float | None:
+        return None if self.proxy_user is None or self.proxy_sys is None else self.proxy_user + self.proxy_sys
+
+    def us_per_request(self, seconds: float | None) -> float | None:
+        return 1e6 * seconds / self.requests if seconds is not None and self.requests else None
 
 
 def run_wrk(
@@ -242,21 +284,26 @@ def run_wrk(
     connections: int,
     duration: int,
     cpu: int | None,
+    foreign: ForeignLoad,
     proxy_pid: int | None = None,
     delay_ms: tuple[int, int] | None = None,
+    close: bool = False,
 ) -> WrkResult:
     """One bounded wrk run (one thread, keep-alive GETs). ``delay_ms`` = (low, high): each connection waits a random
-    whole number of ms in that range between its requests (wrk's ``delay()`` hook), which fixes the offered rate."""
+    whole number of ms in that range between its requests (wrk's ``delay()`` hook), which fixes the offered rate.
+    ``close``: ask for ``Connection: close``, so every request is a new TCP connection (through a proxy, two)."""
     script = workdir / ("wrk-paced.lua" if delay_ms else "wrk.lua")
     pacing = f"delay = function() return math.random({delay_ms[0]}, {delay_ms[1]}) end\n" if delay_ms else ""
     script.write_text(pacing + _WRK_DONE)
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "2s", "--latency", "-s", str(script), url]
+    if close:
+        argv[1:1] = ["-H", "Connection: close"]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]
-    before, ticks = cpu_seconds(proxy_pid) if proxy_pid else 0.0, cpu_times()
+    before, load = cpu_split(proxy_pid) if proxy_pid else (0.0, 0.0), foreign.start()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30, check=False)
-    used = cpu_seconds(proxy_pid) - before if proxy_pid else None
-    busy = {cpu: busy_share(ticks, after, cpu) for after in [cpu_times()] for cpu in after}
+    after = cpu_split(proxy_pid) if proxy_pid else None
+    others = foreign.since(load)
     for line in done.stdout.splitlines():
         if line.startswith("BENCH-JSON "):
             raw = json.loads(line.removeprefix("BENCH-JSON "))
@@ -266,83 +313,85 @@ def run_wrk(
                 errors=raw["errors"],
                 p50_ms=raw["p50_us"] / 1000,
                 p99_ms=raw["p99_us"] / 1000,
-                proxy_cpu=used,
-                busy=busy,
+                proxy_user=after[0] - before[0] if after else None,
+                proxy_sys=after[1] - before[1] if after else None,
+                foreign=others,
             )
     raise RuntimeError(f"wrk {url} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
 
 
-# -- py-spy --------------------------------------------------------------------------------------------------------
+# -- profilers ----------------------------------------------------------------------------------------------------
 
 
-def start_profile(pid: int, seconds: int, out: Path, log: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling ``pid`` for ``seconds`` at 100 Hz with native frames (so the syscalls and uvloop's C show);
-    None when py-spy is not installed. Native sampling stops the process for each sample (py-spy cannot unwind
-    native stacks with --nonblocking): it slows the proxy, so figures are never taken while it runs."""
-    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+def _tool(name: str) -> str | None:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+
+
+def start_py_spy(pid: int, seconds: int, out: Path, log: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling ``pid``'s Python stacks for ``seconds`` at 200 Hz without stopping it (--nonblocking); None
+    when py-spy is not installed. (Its --native mode must stop the process per sample and then over-counts syscalls,
+    so the native split comes from perf instead.)"""
+    spy = _tool("py-spy")
     if spy is None:
         return None
-    argv = [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100", "--native"]
-    argv += ["--format", "raw", "--output", str(out)]
+    argv = [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--nonblocking"]
     with open(log, "ab") as err:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        return subprocess.Popen([*argv, "--format", "raw", "--output", str(out)], stdout=err, stderr=err)
+
+
+def start_perf(pid: int, seconds: int, out: Path, log: Path) -> subprocess.Popen[bytes] | None:
+    """perf sampling ``pid`` on the cpu-clock (works without hardware counters, e.g. in a VM); None without perf."""
+    perf = _tool("perf")
+    if perf is None:
+        return None
+    argv = [perf, "record", "-e", "cpu-clock", "-F", "997", "-p", str(pid), "-o", str(out), "--", "sleep", str(seconds)]
+    with open(log, "ab") as err:
+        return subprocess.Popen(argv, stdout=err, stderr=err)
+
+
+def read_perf(data: Path, sort: str, count: int) -> list[tuple[str, float]]:
+    """``perf report --sort SORT``: the ``count`` biggest (name, % of samples)."""
+    perf = _tool("perf")
+    if perf is None or not data.exists():
+        return []
+    argv = [perf, "report", "-i", str(data), "--no-children", "--sort", sort, "--stdio", "-q"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    rows = []
+    for line in done.stdout.splitlines():
+        share, _, name = line.strip().partition("%")
+        with contextlib.suppress(ValueError):
+            rows.append((" ".join(name.split()), float(share)))
+    return rows[:count]
 
 
 def _frame_name(frame: str) -> str:
-    """``data_received (cloudlb_local/dataplane/tcp.py:63)`` -> ``data_received (tcp.py)``; native frames keep
-    their library name."""
+    """``data_received (cloudlb_local/dataplane/tcp.py:63)`` -> ``data_received (tcp.py)``."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")").rpartition(":")[0] or where.rstrip(")")
     return f"{name} ({Path(where).name})" if where else name
 
 
-_SYSCALLS = frozenset(
-    "read write readv writev send recv sendmsg recvmsg sendto recvfrom epoll_wait epoll_pwait epoll_ctl accept4 "
-    "connect close shutdown getsockopt setsockopt getpeername getsockname".split()
-)
-
-
-def _category(frame: str) -> str:
-    name, _, where = frame.partition(" (")
-    if where.startswith("libc.so") and name in _SYSCALLS:
-        return "syscalls (socket I/O, epoll)"
-    if "cloudlb_local/dataplane/" in where:
-        return "cloudlb data plane Python (tcp.py, pool.py, ...)"
-    return "event loop and interpreter (uvloop or asyncio, CPython, libc)"
-
-
-@dataclass(frozen=True)
-class Profile:
-    samples: int
-    top: list[tuple[str, float, float]]  # (frame, self %, inclusive %), most self time first
-    categories: dict[str, float]  # self time % by kind of frame
-
-
-def read_profile(raw: Path, count: int) -> Profile:
-    """py-spy's raw (collapsed stacks) output summarised: the ``count`` frames with the most self time, and self
-    time by category."""
+def read_py_spy(raw: Path, count: int) -> tuple[int, list[tuple[str, float, float]]]:
+    """py-spy's raw (collapsed stacks) output: the number of busy samples and the ``count`` Python frames with the
+    most self time, as (frame, self %, inclusive %). Self time includes the C the frame calls (a transport's write
+    and its syscall); the loop's own C shows as the self time of the frame that runs the loop."""
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
-    kinds: collections.Counter[str] = collections.Counter()
     total = 0
-    out: IO[str]
     with open(raw) as out:
         for line in out:
             stack, _, n_text = line.rstrip("\n").rpartition(" ")
             if not stack or not n_text.isdigit():
                 continue
             n = int(n_text)
-            raw_frames = stack.split(";")
-            frames = [_frame_name(f) for f in raw_frames]
+            frames = [_frame_name(f) for f in stack.split(";")]
             total += n
             own[frames[-1]] += n
-            kinds[_category(raw_frames[-1])] += n
             for name in set(frames):
                 inclusive[name] += n
     if not total:
-        return Profile(0, [], {})
-    top = [(name, 100 * n / total, 100 * inclusive[name] / total) for name, n in own.most_common(count)]
-    return Profile(total, top, {kind: 100 * n / total for kind, n in kinds.most_common()})
+        return 0, []
+    return total, [(name, 100 * n / total, 100 * inclusive[name] / total) for name, n in own.most_common(count)]
 
 
 class Pinned:

@@ -31,6 +31,7 @@ from cloudlb.model import ServiceRef
 __all__ = [
     "AWS_NAME_RULES",
     "AZURE_NAME_RULES",
+    "AZURE_TAG_KEY_FORBIDDEN",
     "CLUSTER_TAG",
     "OPENSTACK_NAME_RULES",
     "OWNERSHIP_TAGS",
@@ -38,6 +39,8 @@ __all__ = [
     "UID_TAG",
     "NameRules",
     "Ownership",
+    "decode_tag_key",
+    "encode_tag_key",
     "is_owned_by_cluster",
     "owner_of",
     "ownership",
@@ -112,6 +115,33 @@ def tags_from_strings(strings: Iterable[str]) -> dict[str, str]:
         if key:
             out[key] = value
     return out
+
+
+# Azure refuses these characters in tag names, so ``cloudlb.io/cluster`` cannot be stored as it is.
+AZURE_TAG_KEY_FORBIDDEN = "<>%&\\?/"
+_TAG_KEY_ESCAPE = "~"
+_ESCAPED = re.compile(r"~([0-9a-f]{2})")
+
+
+def encode_tag_key(key: str, forbidden: str = AZURE_TAG_KEY_FORBIDDEN) -> str:
+    """A tag key in a form a cloud that forbids some characters in tag names accepts (Azure by default).
+
+    The scheme: each forbidden character, and the escape character ``~`` itself, becomes ``~`` and its two
+    lowercase hex digits, so ``cloudlb.io/cluster`` is stored as ``cloudlb.io~2fcluster``. Keys without those
+    characters are unchanged, and ``decode_tag_key`` reverses it exactly. Only code points below 256 can be
+    forbidden, which covers every character a cloud rejects today.
+    """
+    escaped = set(forbidden) | {_TAG_KEY_ESCAPE}
+    if any(ord(c) > 0xFF for c in escaped):
+        raise ValueError(f"cannot escape {forbidden!r}: only characters below U+0100 have a two-digit code")
+    return "".join(f"{_TAG_KEY_ESCAPE}{ord(c):02x}" if c in escaped else c for c in key)
+
+
+def decode_tag_key(key: str) -> str:
+    """The inverse of ``encode_tag_key``. A ``~`` not followed by two lowercase hex digits is kept as it is, so a
+    key someone else wrote with a literal ``~`` decodes to itself (it is never re-encoded: tag diffs compare the
+    stored form)."""
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), key)
 
 
 @dataclass(frozen=True, slots=True)

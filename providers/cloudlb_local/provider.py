@@ -3,9 +3,9 @@
 Where this sits: the same plan/apply discipline as the cloud providers. ``_observe`` finds this Service's load
 balancers by the ownership tags (``naming.py``), never by name; ``_work`` diffs the desired body (``mapping.py``)
 against the observed one per field group and yields a list of steps, each carrying the ``Change`` it shows in the
-plan and the API call(s) that make it. ``plan`` returns the changes; ``ensure`` runs the calls, in dependency
-order: stale copies go first, then creates, renames and target deltas, and listener deletes last. No drift, no
-call: a converged Service costs exactly one GET.
+plan and the API call(s) that make it (``cloudlb.apply``). ``plan`` returns the changes; ``ensure`` runs the calls,
+in dependency order: stale copies go first, then creates, renames and target deltas, and listener deletes last. No
+drift, no call: a converged Service costs exactly one GET.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cloudlb.apply import Classified, Step, Work, classify, run_steps
 from cloudlb.capabilities import check_supported
 from cloudlb.errors import NotFoundError, UnsupportedFeatureError
 from cloudlb.model import (
@@ -77,25 +77,8 @@ WRITE_BACKOFF = Backoff(initial=0.2, factor=2.0, max_delay=5.0, max_attempts=4, 
 LB = "load-balancer"
 
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """What the plan shows (``changes``) and the calls that make it. ``run`` answers the LB after its last call,
-    or None when it deleted one."""
-
-    changes: tuple[Change, ...]
-    run: Callable[[LocalClient], JSON | None]
-    targets_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Work:
-    name: str
-    current: JSON | None  # the observed load balancer that is kept, if any
-    steps: tuple[_Step, ...]
-
-    @property
-    def plan(self) -> Plan:
-        return Plan(self.name, tuple(change for step in self.steps for change in step.changes))
+_Step = Step[LocalClient, JSON]
+_Work = Work[LocalClient, JSON]
 
 
 class LocalProvider:
@@ -139,8 +122,8 @@ class LocalProvider:
         retry_call(self._update_targets_once, spec, backoff=WRITE_BACKOFF)
 
     def get(self, spec: LoadBalancerSpec) -> LoadBalancerStatus | None:
-        mine, _ = self._observe(spec.ref)
-        return status_of(mine[0]) if mine else None
+        kept = self._observe(spec.ref).kept
+        return status_of(kept) if kept is not None else None
 
     def delete(self, spec: LoadBalancerSpec | OwnedLoadBalancer) -> bool:
         if isinstance(spec, OwnedLoadBalancer):
@@ -173,26 +156,13 @@ class LocalProvider:
         work = self._work(spec)
         if work.current is None:
             raise NotFoundError(f"no load balancer for service {spec.ref} yet: ensure it first")
-        self._run(work, [step for step in work.steps if step.targets_only])
+        self._run(work, work.target_steps)
 
     def _run(self, work: _Work, steps: Sequence[_Step]) -> JSON | None:
-        current = work.current
-        for step in steps:
-            for change in step.changes:
-                log.info("%s %s %s of %s: starting", change.action.value, change.resource, change.name, work.name)
-            answer = step.run(self.client)
-            if answer is not None:
-                current = answer
-            for change in step.changes:
-                lb_id = current["id"] if current else "-"
-                log.info(
-                    "%s %s %s of %s: done (%s)", change.action.value, change.resource, change.name, work.name, lb_id
-                )
-        return current
+        return run_steps(work, self.client, log=log, steps=steps, ident=lambda lb: str(lb["id"]))
 
     def _delete_once(self, ref: ServiceRef) -> bool:
-        mine, _ = self._observe(ref)
-        return any([self._delete_lb(lb) for lb in mine])
+        return any([self._delete_lb(lb) for lb in self._observe(ref).mine])
 
     def _delete_owned_once(self, owned: OwnedLoadBalancer) -> bool:
         try:
@@ -216,29 +186,21 @@ class LocalProvider:
 
     # --- observe and plan --------------------------------------------------------------------------------------
 
-    def _observe(self, ref: ServiceRef) -> tuple[list[JSON], list[JSON]]:
-        """(mine, stale) load balancers for ``ref``, found by tags. Mine come best first: an exact uid match, then by
-        id, so that every run keeps the same one; any after the first are duplicates to delete."""
+    def _observe(self, ref: ServiceRef) -> Classified[JSON]:
+        """This Service's load balancers, found by tags; mine best first (an exact uid match, then by id), so that
+        every run keeps the same one and any after it are duplicates to delete."""
         found = self.client.list_load_balancers({CLUSTER_TAG: ref.cluster, SERVICE_TAG: ref.service})
-        mine, stale = [], []
-        for lb in found:
-            kind = ownership(lb.get("tags") or {}, ref)
-            if kind is Ownership.MINE:
-                mine.append(lb)
-            elif kind is Ownership.STALE:
-                stale.append(lb)
-        mine.sort(key=lambda lb: ((lb.get("tags") or {}).get(UID_TAG) != ref.uid, lb["id"]))
-        return mine, stale
+        return classify(found, ref, tags=lambda lb: lb.get("tags") or {}, key=lambda lb: lb["id"])
 
     def _work(self, spec: LoadBalancerSpec) -> _Work:
         name = self.load_balancer_name(spec)
-        mine, stale = self._observe(spec.ref)
-        steps = [_delete_step(lb, "left by an earlier Service with another uid") for lb in stale]
-        steps += [_delete_step(lb, "a duplicate of the kept load balancer") for lb in mine[1:]]
-        if not mine:
+        observed = self._observe(spec.ref)
+        steps = [_delete_step(lb, "left by an earlier Service with another uid") for lb in observed.stale]
+        steps += [_delete_step(lb, "a duplicate of the kept load balancer") for lb in observed.duplicates]
+        current = observed.kept
+        if current is None:
             steps.append(_create_step(spec, name, reason="no load balancer is tagged for this Service"))
             return _Work(name, None, tuple(steps))
-        current = mine[0]
         if spec.load_balancer_ip and current["address"] != spec.load_balancer_ip:
             # The address of a load balancer is fixed for its life: a new one takes the asked-for address.
             change = Change(Action.REPLACE, LB, name, fields={"address": (current["address"], spec.load_balancer_ip)})

@@ -1,0 +1,264 @@
+"""``OpenStackProvider``: the ``openstack`` provider. One Octavia load balancer per Service, through openstacksdk.
+
+Where this sits: the Provider protocol (cloudlb/provider.py) over ``OpenStackClient`` (client.py), the one door to
+Octavia and Neutron. Every entry point checks the spec first (capabilities, then ``ServiceOptions`` from its
+annotations, then the desired load balancer) and makes no call when it is refused. ``ensure`` then runs rounds:
+find the Service's load balancers by tags, wait out any PENDING_* state (never write into one), read what lies
+under the kept one, ``converge`` and run the steps with ``cloudlb.apply``. A round that ends in a temporary error (a
+409, a 5xx, a lost connection, a wait that timed out) is followed by a fresh round, so a write whose answer was lost
+is found by its tags rather than repeated.
+
+What the capabilities mean here: the algorithms are Octavia's ROUND_ROBIN, LEAST_CONNECTIONS and SOURCE_IP (there
+is no random one); ClientIP affinity is SOURCE_IP session persistence; source ranges are listeners'
+``allowed_cidrs``; ``loadBalancerIP`` is the floating IP of an external Service and the VIP address of an internal
+one; the proxy protocol is the pool protocol PROXY or PROXYV2 (TCP ports only). IPv6 VIPs and TLS are not offered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from cloudlb.apply import Classified, Work, run_steps
+from cloudlb.capabilities import check_supported
+from cloudlb.errors import ConfigError, NotFoundError, PermanentError
+from cloudlb.model import (
+    Feature,
+    Ingress,
+    LoadBalancerSpec,
+    LoadBalancerStatus,
+    OwnedLoadBalancer,
+    ServiceRef,
+)
+from cloudlb.naming import CLUSTER_TAG, UID_TAG, Ownership, owner_of, ownership, tags_to_strings
+from cloudlb.plan import Plan
+from cloudlb.retry import retry_call
+from cloudlb_openstack.client import OpenStackClient
+from cloudlb_openstack.config import OpenStackConfig
+from cloudlb_openstack.converge import converge, converge_targets, immutable_of
+from cloudlb_openstack.desired import DesiredLoadBalancer, desired_load_balancer, load_balancer_name
+from cloudlb_openstack.floating import release_floating_ip
+from cloudlb_openstack.observe import Depth, find, observe, service_tags
+from cloudlb_openstack.records import LoadBalancerRecord
+from cloudlb_openstack.service import ServiceOptions
+from cloudlb_openstack.steps import Context, OsStep, delete_load_balancer
+from cloudlb_openstack.tagging import FLOATING_IP_TAG, KEEP
+
+__all__ = ["CAPABILITIES", "OpenStackProvider"]
+
+log = logging.getLogger("cloudlb.openstack")
+
+CAPABILITIES = frozenset(
+    {
+        Feature.TCP,
+        Feature.UDP,
+        Feature.SCTP,
+        Feature.MIXED_PROTOCOLS,
+        Feature.SOURCE_RANGES,
+        Feature.SESSION_AFFINITY,
+        Feature.NODE_TARGETS,
+        Feature.POD_TARGETS,
+        Feature.INTERNAL,
+        Feature.LOAD_BALANCER_IP,
+        Feature.PROXY_PROTOCOL,
+        Feature.HTTP_HEALTH_CHECK,
+        Feature.ALGORITHM_ROUND_ROBIN,
+        Feature.ALGORITHM_LEAST_CONNECTIONS,
+        Feature.ALGORITHM_SOURCE_IP,
+    }
+)
+
+_Work = Work[OpenStackClient, str]
+
+
+class OpenStackProvider:
+    """Load balancers on OpenStack Octavia. Building one makes no call and reads no file: the connection (and any
+    clouds.yaml named by ``cloud``) is opened on first use. ``OpenStackConfig`` documents the options."""
+
+    name = "openstack"
+
+    def __init__(
+        self,
+        auth_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        project_name: str | None = None,
+        user_domain_name: str = "Default",
+        project_domain_name: str = "Default",
+        region_name: str | None = None,
+        floating_network_id: str | None = None,
+        subnet_id: str | None = None,
+        cloud: str | None = None,
+        *,
+        member_subnet_id: str | None = None,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 10.0,
+        wait_timeout: float = 600.0,
+        read_retries: int = 5,
+        rounds: int = 8,
+        round_delay: float = 1.0,
+        request_timeout: float = 60.0,
+    ) -> None:
+        options = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.config = OpenStackConfig.build(**options)
+        self.client = OpenStackClient(self.config)
+        self._external_network: str | None = None
+
+    @property
+    def capabilities(self) -> frozenset[Feature]:
+        return CAPABILITIES
+
+    def load_balancer_name(self, spec: LoadBalancerSpec) -> str:
+        return load_balancer_name(spec)
+
+    def close(self) -> None:
+        """Close the connection, if one was opened."""
+        self.client.close()
+
+    # --- the Provider protocol -----------------------------------------------------------------------------------
+
+    def plan(self, spec: LoadBalancerSpec) -> Plan:
+        """What ``ensure`` would do. Reads only: it does not even wait for a busy load balancer."""
+        service = self._check(spec)
+        work, _ = self._round(spec, service, settle=False)
+        return work.plan
+
+    def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
+        """Create or converge the load balancer; nothing is written where nothing drifted."""
+        service = self._check(spec)
+        return retry_call(self._ensure_once, spec, service, backoff=self.config.round_backoff)
+
+    def update_targets(self, spec: LoadBalancerSpec) -> None:
+        """Only the pools' members: one batch PUT per pool whose member set differs."""
+        service = self._check(spec)
+        retry_call(self._update_targets_once, spec, service, backoff=self.config.round_backoff)
+
+    def get(self, spec: LoadBalancerSpec) -> LoadBalancerStatus | None:
+        """The Service's load balancer and the address it answers on, or None. Needs only the spec's identity."""
+        kept = find(self.client, spec.ref).kept
+        if kept is None:
+            return None
+        attached = self.client.floating_ips(port_id=kept.vip_port_id)
+        return _status(kept, attached[0].address if attached else None)
+
+    def delete(self, spec: LoadBalancerSpec | OwnedLoadBalancer) -> bool:
+        """Remove the Service's load balancers (with cascade) and the floating IPs cloudlb allocated for them; True
+        if anything was removed. Only resources whose tags name the Service (and, for an ``OwnedLoadBalancer``, its
+        uid) are touched; a floating IP the user brought is left, and so is one ``keep-floatingip`` asked to keep."""
+        return retry_call(self._delete_once, spec, backoff=self.config.round_backoff)
+
+    def list_owned(self, cluster: str) -> list[OwnedLoadBalancer]:
+        """Every load balancer whose tags name ``cluster``."""
+        out = []
+        for lb in self.client.load_balancers({CLUSTER_TAG: cluster}):
+            owner = owner_of(lb.tags)
+            if owner is not None and owner.cluster == cluster:
+                out.append(OwnedLoadBalancer(owner.cluster, owner.namespace, owner.name, owner.uid, lb.name, lb.id))
+        return sorted(out, key=lambda o: (o.namespace, o.name, o.cloud_id))
+
+    # --- rounds --------------------------------------------------------------------------------------------------
+
+    def _check(self, spec: LoadBalancerSpec) -> ServiceOptions:
+        """Everything that can refuse a spec without a call: capabilities, annotations, the desired state."""
+        check_supported(self.name, self.capabilities, spec)
+        service = ServiceOptions.parse(spec, self.config)
+        desired_load_balancer(spec, service, uid=spec.uid)
+        return service
+
+    def _round(
+        self, spec: LoadBalancerSpec, service: ServiceOptions, *, settle: bool, depth: Depth = Depth.FULL
+    ) -> tuple[_Work, Context]:
+        pinned = desired_load_balancer(spec, service, uid=spec.uid).immutable()
+
+        def matches(lb: LoadBalancerRecord) -> bool:
+            actual = immutable_of(lb)
+            return all(actual[key] == value for key, value in pinned.items())
+
+        found = find(self.client, spec.ref, prefer=matches)
+        if settle:
+            found = self._settle(spec.ref, found, matches)
+        candidate = found.kept
+        kept = candidate if candidate is not None and matches(candidate) else None
+        if kept is not None and kept.provisioning_status == "ERROR":
+            raise PermanentError(
+                f"load balancer {kept.label} is in ERROR: Octavia cannot change it; delete it (cloudlb delete) and "
+                "apply again"
+            )
+        uid = spec.uid or (candidate.tags.get(UID_TAG, "") if candidate is not None else "")
+        desired = desired_load_balancer(spec, service, uid=uid)
+        if kept is None and depth is Depth.FULL and desired.vip_subnet_id is None:
+            raise ConfigError(
+                "no VIP subnet: set the subnet_id option or the loadbalancer.openstack.org/subnet-id annotation"
+            )
+        address = desired.floating_ip.address if desired.floating_ip is not None else None
+        observed = observe(self.client, spec.ref, found, kept, depth=depth, address=address)
+        if depth is Depth.TARGETS:
+            steps, ctx = converge_targets(desired, observed)
+        else:
+            steps, ctx = converge(desired, observed, network_id=self._network(desired))
+        return _Work(desired.name, kept.id if kept is not None else None, tuple(steps)), ctx
+
+    def _settle(
+        self, ref: ServiceRef, found: Classified[LoadBalancerRecord], matches: Callable[[LoadBalancerRecord], bool]
+    ) -> Classified[LoadBalancerRecord]:
+        """Wait until none of the Service's load balancers is PENDING_*, then look again: a write now would be refused
+        with a 409, and what the pending operation does (a delete, say) changes the plan."""
+        busy = [lb for lb in (*found.mine, *found.stale) if lb.pending]
+        for lb in busy:
+            log.info("waiting for load balancer %s: it is %s", lb.label, lb.provisioning_status)
+            self.client.wait_settled(lb.id, lb.label)
+        return find(self.client, ref, prefer=matches) if busy else found
+
+    def _network(self, desired: DesiredLoadBalancer) -> str | None:
+        """The floating network: configured, annotated, or the cloud's only external network (looked up once)."""
+        want = desired.floating_ip
+        if want is None:
+            return None
+        if want.network_id is not None:
+            return want.network_id
+        if self._external_network is None:
+            networks = self.client.external_networks()
+            if len(networks) != 1:
+                raise ConfigError(
+                    f"found {len(networks)} external networks: set the floating_network_id option or the "
+                    "loadbalancer.openstack.org/floating-network-id annotation"
+                )
+            self._external_network = networks[0]
+        return self._external_network
+
+    def _ensure_once(self, spec: LoadBalancerSpec, service: ServiceOptions) -> LoadBalancerStatus:
+        work, ctx = self._round(spec, service, settle=True)
+        run_steps(work, self.client, log=log)
+        assert ctx.lb is not None, "a round for a spec always ends with a load balancer"
+        return _status(ctx.lb, ctx.floating_address)
+
+    def _update_targets_once(self, spec: LoadBalancerSpec, service: ServiceOptions) -> None:
+        work, _ = self._round(spec, service, settle=True, depth=Depth.TARGETS)
+        if work.current is None:
+            raise NotFoundError(f"no load balancer for service {spec.ref} yet: ensure it first")
+        run_steps(work, self.client, log=log, steps=work.target_steps)
+
+    def _delete_once(self, spec: LoadBalancerSpec | OwnedLoadBalancer) -> bool:
+        if isinstance(spec, OwnedLoadBalancer):
+            ref, keep, name = spec.ref, False, spec.cloud_name
+            lb = self.client.load_balancer(spec.cloud_id)
+            # The id alone proves nothing: the tags must still say this Service (this uid) owns it.
+            lbs = [lb] if lb is not None and ownership(lb.tags, ref) is Ownership.MINE else []
+        else:
+            ref, name = spec.ref, load_balancer_name(spec)
+            keep = ServiceOptions.for_identity(spec, self.config).keep_floating_ip
+            lbs = list(find(self.client, ref).mine)
+        steps: list[OsStep] = [delete_load_balancer(lb, reason="the Service is gone") for lb in lbs]
+        for fip in self.client.floating_ips(tags=tags_to_strings(service_tags(ref))):
+            if ownership(fip.tags, ref) is Ownership.MINE and not keep and fip.tags.get(FLOATING_IP_TAG) != KEEP:
+                steps.append(release_floating_ip(fip, reason="allocated by cloudlb for the Service"))
+        if steps:
+            run_steps(_Work(name, None, tuple(steps)), self.client, log=log)
+        return bool(steps)
+
+
+def _status(lb: LoadBalancerRecord, floating_address: str | None) -> LoadBalancerStatus:
+    """The floating IP of an external Service, else the VIP."""
+    return LoadBalancerStatus(
+        ingress=(Ingress(ip=floating_address or lb.vip_address),), cloud_name=lb.name, cloud_id=lb.id
+    )
