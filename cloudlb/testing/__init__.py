@@ -3,7 +3,8 @@
 ``FaultProxy`` and its rule vocabulary come from ``cloudlb.testing.faultproxy``; the provider-neutral mock-server
 machinery (``cloudlb mock-server NAME``, ``MockServerProcess``) from ``cloudlb.testing.mockserver``. The pytest
 plugin (``cloudlb.testing.pytest_plugin``) is registered as ``pytest11`` entry point ``cloudlb`` and offers the
-fixtures ``cloudlb_fault_proxy`` and ``cloudlb_mock_cloud``.
+fixtures ``cloudlb_fault_proxy`` and ``cloudlb_mock_cloud``. ``FakeKubeAPI`` (``cloudlb.testing.kubeapi``) is a
+fake Kubernetes API server over real HTTP, for testing controllers.
 """
 
 from cloudlb.testing.faultproxy import (
@@ -17,6 +18,7 @@ from cloudlb.testing.faultproxy import (
     ProxiedRequest,
     ProxyCounts,
 )
+from cloudlb.testing.kubeapi import FakeKubeAPI
 from cloudlb.testing.mockserver import (
     MockServer,
     MockServerProcess,
@@ -26,6 +28,7 @@ from cloudlb.testing.mockserver import (
 
 __all__ = [
     "AWS_QUERY_THROTTLING",
+    "FakeKubeAPI",
     "Fault",
     "FaultKind",
     "FaultProxy",

@@ -232,7 +232,9 @@ def delete_group(gid: str, name: str, *, reason: str) -> AwsStep:
             pass
         except ConflictError as exc:
             raise TemporaryError(
-                f"security group {gid} is still in use; retrying: {exc}", retry_after=IN_USE_RETRY
+                f"security group {name} ({gid}) is still in use (a balancer's network interface going away, or a "
+                f"rule of another group that is not cloudlb's referring to it); retrying: {exc}",
+                retry_after=IN_USE_RETRY,
             ) from exc
         return gid
 

@@ -25,7 +25,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline import PipelineRequest
@@ -97,7 +97,8 @@ def _hint(headers: Mapping[str, str]) -> float | None:
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:
-    return _hint(exc.response.headers) if exc.response is not None else None
+    headers = getattr(exc.response, "headers", None)
+    return _hint(headers) if headers is not None else None
 
 
 def map_error(exc: Exception, what: str) -> ProviderError:
@@ -264,11 +265,20 @@ class Arm:
         """Replace one backend pool of a balancer (a child write: the balancer's ETag guards it) and wait."""
         begin = self.client.load_balancer_backend_address_pools.begin_create_or_update
         headers = _conditions(if_match, False)
-        hint = self._write(
+        hint: float | None = self._write(
             f"PUT loadBalancers/{lb}/backendAddressPools/{pool}",
-            lambda: begin(
-                group, lb, pool, models.BackendAddressPool(dict(body)), headers=headers, polling=False, cls=_poll_hint
-            ).result(),
+            lambda: cast(
+                "float | None",
+                begin(
+                    group,
+                    lb,
+                    pool,
+                    models.BackendAddressPool(dict(body)),
+                    headers=headers,
+                    polling=False,
+                    cls=_poll_hint,
+                ).result(),
+            ),
         )
         return self._settle(Kind.LOAD_BALANCERS, group, lb, hint)
 

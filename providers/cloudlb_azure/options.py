@@ -99,7 +99,9 @@ class AzureOptions:
     def build(cls, **options: Any) -> AzureOptions:
         """From ``get_provider`` keyword arguments; strings from YAML or ``-o KEY=VALUE`` are converted."""
         kinds = {f.name: str(f.type) for f in fields(cls)}
-        values = {name: _coerce(name, value, kinds[name]) for name, value in options.items() if value is not None}
+        values: dict[str, Any] = {
+            name: _coerce(name, value, kinds[name]) for name, value in options.items() if value is not None
+        }
         built = cls(**values)
         built._check()
         return built

@@ -169,7 +169,7 @@ def _converge(pip: Json, spec: LoadBalancerSpec, service: ServiceOptions) -> lis
             AzureStep(tuple(changes), lambda ctx: str(ctx.arm.patch_tags(Kind.PUBLIC_IPS, group, name, tags)["id"]))
         ]
     changes.append(Change(Action.UPDATE, "public-ip", name, fields={"dns_label": (_label(pip), service.dns_label)}))
-    body = {key: pip[key] for key in ("location", "sku", "zones") if key in pip}
+    body: Json = {key: pip[key] for key in ("location", "sku", "zones") if key in pip}
     props = _props(pip)
     props["dnsSettings"] = {"domainNameLabel": service.dns_label} if service.dns_label else {}
     body.update(tags=tags, properties=props)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from cloudlb.apply import Classified, classify
 from cloudlb.model import ServiceRef
-from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, Ownership, ownership, tags_to_strings
+from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, Ownership, ownership
 from cloudlb_openstack.client import OpenStackClient
 from cloudlb_openstack.records import (
     FloatingIPRecord,
@@ -121,9 +121,7 @@ def observe(
 def _floating_ips(
     client: OpenStackClient, ref: ServiceRef, kept: LoadBalancerRecord | None, address: str | None
 ) -> FloatingIPs:
-    tagged = classify(
-        client.floating_ips(tags=tags_to_strings(service_tags(ref))), ref, tags=lambda f: f.tags, key=lambda f: f.id
-    )
+    tagged = classify(client.floating_ips(tags=service_tags(ref)), ref, tags=lambda f: f.tags, key=lambda f: f.id)
     on_port = tuple(client.floating_ips(port_id=kept.vip_port_id)) if kept is not None else ()
     at_address = None
     if address is not None:

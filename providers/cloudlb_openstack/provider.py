@@ -30,7 +30,7 @@ from cloudlb.model import (
     OwnedLoadBalancer,
     ServiceRef,
 )
-from cloudlb.naming import CLUSTER_TAG, UID_TAG, Ownership, owner_of, ownership, tags_to_strings
+from cloudlb.naming import CLUSTER_TAG, UID_TAG, Ownership, owner_of, ownership
 from cloudlb.plan import Plan
 from cloudlb.retry import retry_call
 from cloudlb_openstack.client import OpenStackClient
@@ -249,7 +249,7 @@ class OpenStackProvider:
             keep = ServiceOptions.for_identity(spec, self.config).keep_floating_ip
             lbs = list(find(self.client, ref).mine)
         steps: list[OsStep] = [delete_load_balancer(lb, reason="the Service is gone") for lb in lbs]
-        for fip in self.client.floating_ips(tags=tags_to_strings(service_tags(ref))):
+        for fip in self.client.floating_ips(tags=service_tags(ref)):
             if ownership(fip.tags, ref) is Ownership.MINE and not keep and fip.tags.get(FLOATING_IP_TAG) != KEEP:
                 steps.append(release_floating_ip(fip, reason="allocated by cloudlb for the Service"))
         if steps:

@@ -1,7 +1,7 @@
 """What the OpenStack provider reads from the cloud, as small frozen records.
 
-Where this sits: ``client.py`` turns every openstacksdk resource it reads into one of these, so that nothing above it
-handles SDK objects; ``observe.py`` groups them per Service and ``converge.py`` compares them with the desired state
+Where this sits: ``client.py`` turns every object the APIs answer (plain JSON) into one of these, so that nothing above
+it handles raw answers; ``observe.py`` groups them per Service and ``converge.py`` compares them with the desired state
 (desired.py). Tags are read into a mapping with ``naming.tags_from_strings`` (Octavia and Neutron keep ``key=value``
 strings). A pool's members are keyed by ``Member``, the same tuple the desired state uses, so the two compare as sets.
 """
@@ -130,78 +130,78 @@ class FloatingIPRecord:
     tags: FrozenDict
 
 
-def load_balancer_record(lb: Any) -> LoadBalancerRecord:
+def load_balancer_record(lb: Mapping[str, Any]) -> LoadBalancerRecord:
     return LoadBalancerRecord(
-        id=str(lb.id),
-        name=str(lb.name or ""),
-        description=str(lb.description or ""),
-        tags=_tags(lb.tags),
-        provisioning_status=str(lb.provisioning_status or ""),
-        vip_address=str(lb.vip_address or ""),
-        vip_port_id=str(lb.vip_port_id or ""),
-        vip_subnet_id=lb.vip_subnet_id,
-        flavor_id=lb.flavor_id or None,
-        availability_zone=lb.availability_zone or None,
+        id=str(lb["id"]),
+        name=str(lb.get("name") or ""),
+        description=str(lb.get("description") or ""),
+        tags=_tags(lb.get("tags")),
+        provisioning_status=str(lb.get("provisioning_status") or ""),
+        vip_address=str(lb.get("vip_address") or ""),
+        vip_port_id=str(lb.get("vip_port_id") or ""),
+        vip_subnet_id=lb.get("vip_subnet_id") or None,
+        flavor_id=lb.get("flavor_id") or None,
+        availability_zone=lb.get("availability_zone") or None,
     )
 
 
-def listener_record(listener: Any) -> ListenerRecord:
+def listener_record(listener: Mapping[str, Any]) -> ListenerRecord:
     return ListenerRecord(
-        id=str(listener.id),
-        name=str(listener.name or ""),
-        protocol=str(listener.protocol),
-        port=int(listener.protocol_port),
-        allowed_cidrs=tuple(sorted(listener.allowed_cidrs or ())),
-        tags=_tags(listener.tags),
-        default_pool_id=listener.default_pool_id or None,
+        id=str(listener["id"]),
+        name=str(listener.get("name") or ""),
+        protocol=str(listener["protocol"]),
+        port=int(listener["protocol_port"]),
+        allowed_cidrs=tuple(sorted(listener.get("allowed_cidrs") or ())),
+        tags=_tags(listener.get("tags")),
+        default_pool_id=listener.get("default_pool_id") or None,
     )
 
 
-def pool_record(pool: Any) -> PoolRecord:
-    raw = pool.session_persistence
+def pool_record(pool: Mapping[str, Any]) -> PoolRecord:
+    raw = pool.get("session_persistence")
     persistence = None
     if raw:
         persistence = {"type": raw.get("type"), "persistence_timeout": raw.get("persistence_timeout")}
     return PoolRecord(
-        id=str(pool.id),
-        name=str(pool.name or ""),
-        protocol=str(pool.protocol),
-        lb_algorithm=str(pool.lb_algorithm),
+        id=str(pool["id"]),
+        name=str(pool.get("name") or ""),
+        protocol=str(pool["protocol"]),
+        lb_algorithm=str(pool["lb_algorithm"]),
         persistence=persistence,
-        tags=_tags(pool.tags),
-        healthmonitor_id=pool.health_monitor_id or None,
+        tags=_tags(pool.get("tags")),
+        healthmonitor_id=pool.get("healthmonitor_id") or None,
     )
 
 
 MONITOR_SETTINGS = ("delay", "timeout", "max_retries", "max_retries_down", "http_method", "url_path", "expected_codes")
 
 
-def monitor_record(monitor: Any) -> MonitorRecord:
+def monitor_record(monitor: Mapping[str, Any]) -> MonitorRecord:
     return MonitorRecord(
-        id=str(monitor.id),
-        name=str(monitor.name or ""),
-        type=str(monitor.type),
-        settings={name: getattr(monitor, name) for name in MONITOR_SETTINGS},
-        tags=_tags(monitor.tags),
+        id=str(monitor["id"]),
+        name=str(monitor.get("name") or ""),
+        type=str(monitor["type"]),
+        settings={name: monitor.get(name) for name in MONITOR_SETTINGS},
+        tags=_tags(monitor.get("tags")),
     )
 
 
-def member_record(member: Any) -> MemberRecord:
+def member_record(member: Mapping[str, Any]) -> MemberRecord:
     key = Member(
-        address=str(member.address),
-        port=int(member.protocol_port),
-        monitor_port=member.monitor_port,
-        subnet_id=member.subnet_id or None,
-        tags=tuple(sorted(member.tags or ())),
+        address=str(member["address"]),
+        port=int(member["protocol_port"]),
+        monitor_port=member.get("monitor_port"),
+        subnet_id=member.get("subnet_id") or None,
+        tags=tuple(sorted(member.get("tags") or ())),
     )
-    return MemberRecord(id=str(member.id), key=key)
+    return MemberRecord(id=str(member["id"]), key=key)
 
 
-def floating_ip_record(fip: Any) -> FloatingIPRecord:
+def floating_ip_record(fip: Mapping[str, Any]) -> FloatingIPRecord:
     return FloatingIPRecord(
-        id=str(fip.id),
-        address=str(fip.floating_ip_address),
-        network_id=str(fip.floating_network_id),
-        port_id=fip.port_id or None,
-        tags=_tags(fip.tags),
+        id=str(fip["id"]),
+        address=str(fip["floating_ip_address"]),
+        network_id=str(fip["floating_network_id"]),
+        port_id=fip.get("port_id") or None,
+        tags=_tags(fip.get("tags")),
     )

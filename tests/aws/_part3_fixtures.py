@@ -30,6 +30,7 @@ from tests.aws.helpers import AMI, CLUSTER, REGION, World
 __all__ = [
     "NodeNet",
     "Snapshot",
+    "certificate",
     "groups_of",
     "make_sg_provider",
     "node_net",
@@ -119,8 +120,17 @@ def make_sg_provider(*, clock: Callable[[], float] = time.monotonic, **options: 
     }
     parsed = AwsOptions.from_kwargs(**{**defaults, **options})
     clients = AwsClients(parsed, sleep=lambda _: None)
+    if not parsed.manage_security_groups:
+        return AwsProvider.from_options(parsed, clients=clients)
     groups = SecurityGroups(clients, parsed, nodes=NodeGroups(clients, clock=clock))
     return AwsProvider.from_options(parsed, clients=clients, security_groups=groups)
+
+
+@pytest.fixture
+def certificate(aws: None) -> str:
+    """An ACM certificate's ARN (moto's classic ELB checks that a listener's certificate exists)."""
+    acm = boto3.client("acm", region_name=REGION)
+    return str(acm.request_certificate(DomainName="web.example.com")["CertificateArn"])
 
 
 @pytest.fixture

@@ -97,10 +97,11 @@ class AwsHarness(BaseHarness):
 
     def _seed(self) -> None:
         vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        cluster = f"kubernetes.io/cluster/{self.cluster}"
+        # Shared by this cluster and the one the suite calls "elsewhere".
+        clusters = [{"Key": f"kubernetes.io/cluster/{c}", "Value": "shared"} for c in (self.cluster, "elsewhere")]
         for i, zone in enumerate(ZONES):
             for offset, role in ((0, "kubernetes.io/role/elb"), (100, "kubernetes.io/role/internal-elb")):
-                tags = [{"Key": cluster, "Value": "shared"}, {"Key": role, "Value": "1"}]
+                tags = [*clusters, {"Key": role, "Value": "1"}]
                 self.ec2.create_subnet(
                     VpcId=vpc,
                     CidrBlock=f"10.0.{offset + i}.0/24",
