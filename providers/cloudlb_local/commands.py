@@ -53,10 +53,23 @@ DEBUG_KEY = "cloudlb.debug"  # cloudlb.cli_commands.DEBUG_KEY: the group's --deb
     show_default=True,
     help="json: one object per line with ts, level, logger, msg and context fields such as lb and listener.",
 )
+@click.option(
+    "--uvloop/--no-uvloop",
+    "use_uvloop",
+    default=True,
+    show_default=True,
+    help="Run the data plane on uvloop when it is installed; --no-uvloop uses the standard asyncio loop.",
+)
 @click.option("--debug", is_flag=True, help="Log at DEBUG level and print the traceback of any error.")
 @click.pass_context
 def serve(
-    ctx: click.Context, state_dir: Path, address_pool: str, api_address: str | None, log_format: str, debug: bool
+    ctx: click.Context,
+    state_dir: Path,
+    address_pool: str,
+    api_address: str | None,
+    log_format: str,
+    use_uvloop: bool,
+    debug: bool,
 ) -> None:
     """Run the local cloud: load balancers on this machine, served from an address pool on loopback.
 
@@ -68,7 +81,12 @@ def serve(
     if debug:
         ctx.meta[DEBUG_KEY] = True
     code = run_daemon(
-        state_dir=state_dir, address_pool=address_pool, api_address=api_address, log_format=log_format, debug=debug
+        state_dir=state_dir,
+        address_pool=address_pool,
+        api_address=api_address,
+        log_format=log_format,
+        debug=debug,
+        use_uvloop=use_uvloop,
     )
     ctx.exit(code)
 

@@ -144,6 +144,7 @@ def serve(
     log_format: str = "text",
     debug: bool = False,
     drain_timeout: float = 5.0,
+    use_uvloop: bool = True,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT. Raises ``CloudLBError`` (one line) when it cannot start."""
     logs.configure(log_format, debug=debug)
@@ -155,7 +156,12 @@ def serve(
     state_dir = state_dir.expanduser().absolute()
     _prepare_state_dir(state_dir)
     options = DaemonOptions(
-        state_dir=state_dir, address_pool=address_pool, api_host=host, api_port=port, drain_timeout=drain_timeout
+        state_dir=state_dir,
+        address_pool=address_pool,
+        api_host=host,
+        api_port=port,
+        drain_timeout=drain_timeout,
+        use_uvloop=use_uvloop,
     )
     with locked(state_dir):
         run(_run(options, load_token(state_dir)), use_uvloop=options.use_uvloop)

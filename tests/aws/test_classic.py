@@ -14,13 +14,14 @@ from cloudlb_aws.clients import CallLog
 from cloudlb_aws.provider import AwsProvider
 from cloudlb_aws.tagging import from_aws
 
-from cloudlb.errors import ConflictError, InvalidSpecError, UnsupportedFeatureError
+from cloudlb.errors import CloudLBError, ConflictError, InvalidSpecError, UnsupportedFeatureError
 from cloudlb.model import FrozenDict, LoadBalancerSpec, Scheme, SessionAffinity, Target, TargetMode, TrafficPolicy
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG, Ownership, ownership
 from tests.aws import _part3_fixtures as fx
 from tests.aws._part3_fixtures import NodeNet, groups_of, rules_of, snapshot
 from tests.aws.helpers import (
     REGION,
+    Faults,
     World,
     fake_instances,
     node_pool,
@@ -401,6 +402,34 @@ def test_a_look_alike_of_another_cluster_gets_no_call(
 
     assert mutating(sg_calls, 0) == []
     assert read_classic() == look_alike
+
+
+def test_a_crash_at_any_mutating_call_then_a_rerun_and_a_delete_leave_no_leak(
+    sg_provider: AwsProvider, node_net: NodeNet
+) -> None:
+    """Each crash lets the call take effect and loses its answer: the state a crash before the next call leaves."""
+    before = snapshot()
+    faults = Faults(sg_provider.clients)
+    mark = sg_provider.clients.log.mark()
+    sg_provider.ensure(clb(node_net, 80, name="probe", source_ranges=("10.1.0.0/16",)))
+    made = sg_provider.clients.log.operations(mark, mutating=True)
+    sg_provider.delete(clb(node_net, 80, name="probe"))
+    assert {"CreateSecurityGroup", "CreateLoadBalancer", "RegisterInstancesWithLoadBalancer"} <= set(made)
+    for n in range(1, len(made) + 1):
+        s = clb(node_net, 80, name=f"crash{n}", source_ranges=("10.1.0.0/16",))
+        faults.fail_at(n, after=True)
+        with pytest.raises(CloudLBError):
+            sg_provider.ensure(s)
+        faults.clear()
+        sg_provider.ensure(s)
+        where = f"crash after {made[n - 1]} (call {n})"
+        [lb] = read_classic(s)
+        assert instances_of(lb) == set(node_net.instances), where
+        assert lb["HealthCheck"]["Target"] == "TCP:30080", where
+        [group] = groups_of(s, "clb-frontend")
+        assert lb["SecurityGroups"] == [group["GroupId"]], where
+        sg_provider.delete(s)
+        assert snapshot() == before and read_classic() == [], where
 
 
 def test_gc_deletes_an_owned_classic_elb_and_its_groups(sg_provider: AwsProvider, node_net: NodeNet) -> None:

@@ -93,6 +93,11 @@ def test_changed_ranges_authorize_and_revoke_only_the_delta(
     s = web(node_net, ranges=("10.1.0.0/16", "10.3.0.0/16"))
     gid = frontend_group(s)["GroupId"]
     kept_rule = _rule_ids(gid, "10.1.0.0/16")
+    users = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}
+    boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(GroupId=gid, IpPermissions=[users])
+    plan = sg_provider.plan(s)
+    [change] = [c for c in plan.changes if c.resource == "security-group-rules"]
+    assert (change.added, change.removed) == (("tcp/80 from 10.3.0.0/16",), ("tcp/80 from 10.2.0.0/16",))
     mark = sg_calls.mark()
 
     sg_provider.ensure(s)
@@ -102,8 +107,9 @@ def test_changed_ranges_authorize_and_revoke_only_the_delta(
     assert [r["CidrIp"] for p in authorized["IpPermissions"] for r in p["IpRanges"]] == ["10.3.0.0/16"]
     [revoked] = ec2_calls(sg_calls, mark, "RevokeSecurityGroupIngress")
     assert len(revoked["SecurityGroupRuleIds"]) == 1
-    assert rules_of(groups=[gid]) == {(gid, "tcp", 80, "10.1.0.0/16"), (gid, "tcp", 80, "10.3.0.0/16")}
+    assert rules_of(groups=[gid]) == {(gid, "tcp", 80, c) for c in ("10.1.0.0/16", "10.3.0.0/16", "10.9.0.0/16")}
     assert _rule_ids(gid, "10.1.0.0/16") == kept_rule, "an unchanged rule is not recreated"
+    assert len(_rule_ids(gid, "10.9.0.0/16")) == 1, "a rule without cloudlb's tags is not cloudlb's to revoke"
 
 
 def _rule_ids(group: str, source: str) -> set[str]:
