@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("core", "dataplane")
+BENCHMARKS = ("core", "dataplane", "azure_calls")
 
 
 def main(argv: list[str]) -> int:

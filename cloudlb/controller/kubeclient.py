@@ -164,6 +164,8 @@ class KubeClient:
             )
         # Workers, informers, the event recorder and leader election share the pool; the default of 4 would queue.
         configuration.connection_pool_maxsize = pool_size
+        # No hidden retries in urllib3: every caller has its own retry loop with backoff (and logs once).
+        configuration.retries = False
         return cls(k8s.ApiClient(configuration))
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from cloudlb.controller.leader import LeadershipLost
 from cloudlb.controller.metrics import CountingProvider, Metrics
 from cloudlb.controller.queue import Item, WorkQueue
 from cloudlb.controller.reconcile import InvalidService, Reconciler
-from cloudlb.controller.records import service_relevant
+from cloudlb.controller.records import has_finalizer, service_relevant, user_changed
 from cloudlb.errors import CloudLBError
 from cloudlb.provider import Provider
 
@@ -166,14 +166,21 @@ class Controller:
     # -- events -> keys
 
     def _on_services(self, changes: list[Change]) -> None:
-        owns = self.reconciler.owns
         for key, old, new in changes:
-            if old is not None and new is not None and service_relevant(old) == service_relevant(new):
-                continue
-            if (new is not None and owns(new)) or (old is not None and owns(old)) or key in self.reconciler.applied:
-                self.queue.add(key, urgent=True)
-            elif new is None:
-                self.queue.forget(key)
+            if new is None:
+                if self.reconciler.owns(old) or key in self.reconciler.applied:  # a removal always has its old record
+                    self.queue.add(key, urgent=True)
+                else:
+                    self.queue.forget(key)
+            elif old is None or user_changed(old, new):
+                if self.reconciler.owns(new) or (old is not None and self.reconciler.owns(old)):
+                    self.queue.add(key, urgent=True)
+            elif (
+                service_relevant(old) != service_relevant(new) and not has_finalizer(new) and self.reconciler.owns(new)
+            ):
+                # Only our finalizer changed. Its appearing is our own write; its going matters only for a Service
+                # that still wants a load balancer (someone removed it: put it back).
+                self.queue.add(key)
 
     def _on_slices(self, changes: list[Change]) -> None:
         for key in self.cache.index_slices(changes):
@@ -239,9 +246,9 @@ class Controller:
                 item, error=True, retry_after=retry_after if isinstance(retry_after, int | float) else None
             )
             if not isinstance(exc, CloudLBError | KubeAPIError):
-                log.exception("%s: reconcile failed; retrying in %.0fs", item.key, delay)
+                log.exception("%s: reconcile failed; retrying in %.1fs", item.key, delay)
             else:
-                log.warning("%s: %s; retrying in %.0fs", item.key, exc, delay)
+                log.warning("%s: %s; retrying in %.1fs", item.key, exc, delay)
             self.metrics.reconciles.labels("error").inc()
             self.metrics.reconcile_errors.labels(type(exc).__name__).inc()
         else:

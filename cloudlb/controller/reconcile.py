@@ -31,7 +31,7 @@ from cloudlb.controller import events
 from cloudlb.controller.cache import ClusterCache
 from cloudlb.controller.events import EventRecorder
 from cloudlb.controller.kubeclient import KubeAPIError, KubeClient
-from cloudlb.controller.records import FINALIZER
+from cloudlb.controller.records import FINALIZER, has_finalizer
 from cloudlb.errors import CloudLBError, InvalidSpecError, NotFoundError, UnsupportedFeatureError
 from cloudlb.kube import is_managed, spec_from_manifests
 from cloudlb.model import LoadBalancerSpec, LoadBalancerStatus, TargetMode
@@ -124,15 +124,16 @@ class Reconciler:
 
     def owns(self, service: Mapping[str, Any]) -> bool:
         """Whether a Service is any business of ours: wanted, or carrying our finalizer."""
-        return self.wants(service) or FINALIZER in _finalizers(service)
+        return self.wants(service) or has_finalizer(service)
 
     def reconcile(self, key: str, *, resync: bool = False) -> Outcome:
+        self.fence()  # a replica that no longer leads does nothing at all, not even an Event
         service = self.cache.services.get(key)
         if service is None:
             return self._gone(key)
         meta = _meta(service)
         if meta.get("deletionTimestamp") or not self.wants(service):
-            if FINALIZER not in _finalizers(service):
+            if not has_finalizer(service):
                 self.applied.pop(key, None)
                 return Outcome.SKIPPED
             return self._clean_up(key, service)
@@ -145,7 +146,7 @@ class Reconciler:
         uid = str(_meta(service).get("uid") or "")
         spec_hash, shape_hash = _hashes(spec)
         applied = self.applied.get(key)
-        if FINALIZER not in _finalizers(service):
+        if not has_finalizer(service):
             service = self._add_finalizer(service)
         if spec.target_mode is TargetMode.NODE and not spec.targets:
             self.recorder.event(service, events.NO_NODES, "There are no available nodes for LoadBalancer")

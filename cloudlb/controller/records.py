@@ -22,11 +22,13 @@ from cloudlb.targets import EXCLUDE_LABEL, SERVICE_NAME_LABEL, TO_BE_DELETED_TAI
 __all__ = [
     "FINALIZER",
     "SlimSlice",
+    "has_finalizer",
     "object_key",
     "service_relevant",
     "slim_node",
     "slim_service",
     "slim_slice",
+    "user_changed",
 ]
 
 JSON = dict[str, Any]
@@ -62,16 +64,32 @@ def slim_service(obj: Mapping[str, Any]) -> JSON:
     return slim
 
 
+def has_finalizer(service: Mapping[str, Any]) -> bool:
+    """Whether the Service carries the controller's load-balancer-cleanup finalizer."""
+    finalizers = (service.get("metadata") or {}).get("finalizers")
+    return isinstance(finalizers, list) and FINALIZER in finalizers
+
+
 def service_relevant(service: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a Service change must touch to need a reconcile: not its status and not its resourceVersion.
 
-    The controller's own status patches thus never wake it up again; the presence of its finalizer does count, so
-    a finalizer someone removed is put back.
+    The controller's own status patches thus never wake it up again. The first element, the presence of our
+    finalizer, counts (a finalizer someone removed is put back) but is not a user's change: see ``user_changed``.
     """
     meta = service.get("metadata") or {}
-    finalizers = meta.get("finalizers")
-    ours = isinstance(finalizers, list) and FINALIZER in finalizers
-    return (meta.get("uid"), meta.get("annotations"), meta.get("deletionTimestamp"), ours, service.get("spec"))
+    return (
+        has_finalizer(service),
+        meta.get("uid"),
+        meta.get("annotations"),
+        meta.get("deletionTimestamp"),
+        service.get("spec"),
+    )
+
+
+def user_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether someone changed what the Service asks for (spec, annotations, deletion), as opposed to the
+    controller's own finalizer write. Only such a change may cut a failing Service's backoff short."""
+    return service_relevant(old)[1:] != service_relevant(new)[1:]
 
 
 # -- EndpointSlices ---------------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ groups it gets its own frontend group and its nodes' groups admit it; with ``man
 gets the ``-security-groups`` annotation's groups, or the VPC's default.
 
 The reads of ``observe``: DescribeLoadBalancers (every page of 400), DescribeTags for the names whose owner is not
-known yet and for this Service's (20 a call), and the two security-group reads. ``converge`` adds the node reads
-of security_groups.py, and for a new balancer the subnet discovery. A converged classic ELB costs 5 reads for
-``ensure`` and 2 for ``update_targets``; nothing is written unless something drifted.
+known yet and for this Service's (20 a call), and the two security-group reads by tag. ``converge`` adds the node
+reads of node_groups.py (only for instances it does not remember), and for a new balancer the subnet discovery and
+the group-name check. A converged classic ELB costs 4 reads for ``ensure`` and 2 for ``update_targets``; nothing is
+written unless something drifted.
 
 The order of a converge: stale balancers go first (they hold our name); then the groups' ``before`` steps; the new
 balancer (with its listeners and health check) or the kept one's listeners, health check, subnets and tags; the
@@ -30,7 +31,15 @@ from cloudlb.plan import field_drift, map_diff, set_diff
 from cloudlb_aws import classic_steps as steps
 from cloudlb_aws.classic_model import ClassicListener, DesiredClassic, check_classic, classic_name, desired_classic
 from cloudlb_aws.clients import AwsClients
-from cloudlb_aws.interfaces import AwsStep, AwsWork, Convergence, Depth, LoadBalancerContext, PortRule
+from cloudlb_aws.interfaces import (
+    AwsStep,
+    AwsWork,
+    Convergence,
+    Depth,
+    LoadBalancerContext,
+    PortRule,
+    SecurityGroupManager,
+)
 from cloudlb_aws.options import AwsOptions, LoadBalancerType, ServiceOptions
 from cloudlb_aws.security_groups import GroupObservation, SecurityGroups
 from cloudlb_aws.subnets import Subnets
@@ -81,7 +90,7 @@ class ClassicBackend:
         clients: AwsClients,
         options: AwsOptions,
         *,
-        security_groups: object | None = None,
+        security_groups: SecurityGroupManager | None = None,
         subnets: Subnets | None = None,
     ) -> None:
         self.clients = clients

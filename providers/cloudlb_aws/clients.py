@@ -182,6 +182,8 @@ def map_error(operation: str, exc: Exception) -> ProviderError:
         if code.startswith("Duplicate") or ".Duplicate" in code or code in _CONFLICT or code.endswith(".InUse"):
             return ConflictError(message)
         return PermanentError(message)
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return PermanentError(f"{operation} failed: {exc}")
     if isinstance(exc, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
         return TemporaryError(f"{operation} failed: {exc}")
     if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from cloudlb.apply import Classified
 from cloudlb.errors import InvalidSpecError
 from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, OwnedLoadBalancer
 from cloudlb.naming import UID_TAG, Ownership, ownership
@@ -171,7 +172,7 @@ class NlbBackend:
         mine = tuple(
             lb for lb in lbs.mine if lb.arn == owned.cloud_id and ownership(lb.tags, owned.ref) is Ownership.MINE
         )
-        return NlbObservation(found.ref, type(lbs)(mine, ()), found.target_groups, found.taken_names, found.depth)
+        return NlbObservation(found.ref, Classified(mine, ()), found.target_groups, found.taken_names, found.depth)
 
     # --- building the work ---------------------------------------------------------------------------------------
 

@@ -9,6 +9,10 @@ the new one stands), plans, and runs the steps with ``cloudlb.apply``. A round t
 (throttled past the per-call retries, a lost response to a create) is retried from a fresh observation, so a
 resource whose creation answer was lost is found by its tags rather than created twice.
 
+What an ensure reads: the chosen type's observation (for an NLB with P ports, 4 + 2P reads, listed in
+nlb_observe.py), the security groups' (security_groups.py) and, to catch a change of type, the other type's
+balancers at identity depth (classic.py). A converged Service makes no mutating call.
+
 What the capabilities mean here: ``ALGORITHM_ROUND_ROBIN`` is the NLB's own flow hash, the default, as no NLB
 setting picks targets in turn; ``ALGORITHM_SOURCE_IP`` and ``SESSION_AFFINITY`` are target group stickiness by
 source IP (which has no timeout); ``PROXY_PROTOCOL`` is version 2 only; ``SOURCE_RANGES`` needs managed security
@@ -27,6 +31,7 @@ from cloudlb.model import Feature, LoadBalancerSpec, LoadBalancerStatus, OwnedLo
 from cloudlb.plan import Plan
 from cloudlb.retry import retry_call
 from cloudlb_aws import validate
+from cloudlb_aws.classic import ClassicBackend
 from cloudlb_aws.clients import AwsClients
 from cloudlb_aws.interfaces import (
     AwsStep,
@@ -39,6 +44,7 @@ from cloudlb_aws.interfaces import (
 )
 from cloudlb_aws.nlb import NlbBackend
 from cloudlb_aws.options import AwsOptions, LoadBalancerType, ServiceOptions
+from cloudlb_aws.security_groups import SecurityGroups
 from cloudlb_aws.subnets import Subnets
 
 __all__ = ["BASE_CAPABILITIES", "AwsProvider"]
@@ -253,14 +259,10 @@ def _identity_options(spec: LoadBalancerSpec, options: AwsOptions) -> ServiceOpt
 def _default_security_groups(clients: AwsClients, options: AwsOptions) -> SecurityGroupManager:
     if not options.manage_security_groups:
         return UnmanagedSecurityGroups(clients)
-    from cloudlb_aws.security_groups import SecurityGroups
-
     return SecurityGroups(clients, options)
 
 
 def _default_classic(
     clients: AwsClients, options: AwsOptions, security_groups: SecurityGroupManager, subnets: Subnets
 ) -> Backend[Any]:
-    from cloudlb_aws.classic import ClassicBackend
-
     return ClassicBackend(clients, options, security_groups=security_groups, subnets=subnets)

@@ -231,8 +231,9 @@ class SecurityGroups:
 
         # Rule deltas: only what is missing is authorized, only what is ours and unwanted is revoked.
         have = {r.rule for r in observed.rules.mine}
+        wanted = frontend | backend
         gone = {g.id for g in duplicates}  # their own rules go with them
-        unwanted = [r for r in observed.rules.mine if r.rule not in frontend | backend and r.rule.group not in gone]
+        unwanted = [r for r in observed.rules.mine if r.rule not in wanted and r.rule.group not in gone]
         if kept is not None:
             add = sorted(frontend - have)
             if add:
@@ -266,9 +267,9 @@ class SecurityGroups:
         return self._revocations(rules) + [sg_steps.delete_group(g.id, g.name, reason=reason) for g in groups]
 
     def orphans(self, cluster: str, balancers: Iterable[ServiceRef]) -> list[OwnedLoadBalancer]:
-        """Frontend groups of ``cluster`` whose Service has no balancer among ``balancers`` (one read): what a
-        crash between creating a group and creating its balancer leaves, listed so that gc can remove it."""
-        have = {(r.namespace, r.name, r.uid) for r in balancers}
+        """Frontend groups of ``cluster`` whose Service (of any uid) has no balancer among ``balancers`` (one read):
+        what a crash between creating a group and creating its balancer leaves, listed so that gc can remove it."""
+        have = {(r.namespace, r.name) for r in balancers}
         out = []
         filters = [
             {"Name": f"tag:{CLUSTER_TAG}", "Values": [cluster]},
@@ -277,7 +278,7 @@ class SecurityGroups:
         for page in self.clients.pages("ec2", "DescribeSecurityGroups", Filters=filters):
             for g in page.get("SecurityGroups", []):
                 owner = owner_of(from_aws(g.get("Tags")))
-                if owner is None or owner.cluster != cluster or (owner.namespace, owner.name, owner.uid) in have:
+                if owner is None or owner.cluster != cluster or (owner.namespace, owner.name) in have:
                     continue
                 out.append(
                     OwnedLoadBalancer(

@@ -1,7 +1,7 @@
 """``Arm``: the one door to Azure Resource Manager. Every call the provider makes goes through it.
 
 Where this sits: the provider's other modules read and write plain ARM JSON (dicts) through ``get``, ``list``,
-``put``, ``put_child``, ``patch_tags`` and ``delete``; only this module touches ``azure-mgmt-network``. It
+``put``, ``put_pool``, ``patch_tags`` and ``delete``; only this module touches ``azure-mgmt-network``. It
 
 - builds the ``NetworkManagementClient`` with azure-identity's ``DefaultAzureCredential`` in production, or the
   fake ARM's static credential when ``use_mock_credential`` is set; the SDK's bearer-token policy stays in place;

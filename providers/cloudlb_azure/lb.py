@@ -166,8 +166,8 @@ def converge(
         out.changes.append(
             Change(Action.CREATE, "load-balancer", lb, reason=f"the first Service of cluster {ref.cluster}")
         )
-    props = new.setdefault("properties", {})
-    tags = new.setdefault("tags", {})
+    props = new["properties"] = dict(new.get("properties") or {})
+    tags = new["tags"] = dict(new.get("tags") or {})
     # This Service's children go; the wanted ones come back below. Order among the others is kept.
     old = {
         c: [dict(i) for i in _children(current, c) if belongs_to(str(i.get("name", "")), base)]

@@ -41,6 +41,7 @@ from cloudlb.naming import (
 __all__ = [
     "BASE_RULES",
     "DESCRIPTION_PREFIX",
+    "MAX_DESCRIPTION",
     "MAX_SERVICES_PER_LB",
     "MAX_TAGS",
     "NODE_POOL",
@@ -72,6 +73,7 @@ BASE_RULES = NameRules(max_length=68, allowed="A-Za-z0-9_.-", last="A-Za-z0-9_")
 NODE_POOL = "cloudlb-nodes"  # node mode: the one IP-based pool of a cluster's balancer
 RECORD_PREFIX = "cloudlb.io/frontend/"
 DESCRIPTION_PREFIX = "cloudlb"
+MAX_DESCRIPTION = 140  # Azure's limit on a security rule's description
 _CHILD_SUFFIX = r"(?:-(?:tcp|udp)-\d{1,5}|-hc-\d{1,5})?"
 _NSG_SUFFIX = r"-(?:tcp|udp)"
 
@@ -163,17 +165,26 @@ def record_owner(cluster: str, value: str) -> dict[str, str]:
 
 
 def nsg_description(ref: ServiceRef) -> str:
-    parts = [DESCRIPTION_PREFIX, ref.cluster, ref.service] + ([ref.uid] if ref.uid else [])
-    return " ".join(parts)
+    """``cloudlb <cluster> <namespace>/<name> <uid>``; when that passes the 140 characters Azure allows, only
+    ``cloudlb <uid>``: the rule's name, made from the Service's base, already stands for cluster and Service."""
+    full = " ".join([DESCRIPTION_PREFIX, ref.cluster, ref.service] + ([ref.uid] if ref.uid else []))
+    if len(full) <= MAX_DESCRIPTION:
+        return full
+    return " ".join([DESCRIPTION_PREFIX] + ([ref.uid] if ref.uid else []))
 
 
-def description_owner(description: str | None) -> dict[str, str]:
-    """A security rule's description as ownership tags; ``{}`` when cloudlb did not write it."""
+def description_owner(description: str | None, ref: ServiceRef | None = None) -> dict[str, str]:
+    """A security rule's description as ownership tags; ``{}`` when cloudlb did not write it. The short form names
+    only a uid: it is read for ``ref``, whose base the rule's name was checked against."""
     parts = (description or "").split(" ")
-    if len(parts) not in (3, 4) or parts[0] != DESCRIPTION_PREFIX:
+    if parts[0] != DESCRIPTION_PREFIX:
         return {}
-    tags = {CLUSTER_TAG: parts[1], SERVICE_TAG: parts[2], UID_TAG: parts[3] if len(parts) == 4 else ""}
-    return tags if owner_of(tags) is not None else {}
+    if len(parts) in (3, 4):
+        tags = {CLUSTER_TAG: parts[1], SERVICE_TAG: parts[2], UID_TAG: parts[3] if len(parts) == 4 else ""}
+        return tags if owner_of(tags) is not None else {}
+    if len(parts) <= 2 and ref is not None:
+        return {CLUSTER_TAG: ref.cluster, SERVICE_TAG: ref.service, UID_TAG: parts[1] if len(parts) == 2 else ""}
+    return {}
 
 
 def with_uid(ref: ServiceRef, recorded: str | None) -> ServiceRef:

@@ -8,8 +8,12 @@ touches only this Service's rules: those named ``<base>-tcp``/``<base>-udp`` who
 
 One rule per protocol: from the Service's source ranges (``loadBalancerSourceRanges``, its annotation, or
 ``azure-allowed-ip-ranges``), or from ``Internet`` for an external Service without ranges (the group denies
-inbound internet traffic by default), to the frontend's address on the Service's ports. An internal Service without
-ranges needs none: the default rules already let the virtual network in. Priorities are the lowest free ones from
+inbound internet traffic by default). An internal Service without ranges needs none: the default rules already let
+the virtual network in. The destination is what the targets see: without floating IP the balancer rewrites it to a
+target's own address and port, so the rule opens the targets' ports (nodePorts, or the pods' ports) to
+``VirtualNetwork``, which holds every target and does not change when they do (cloud-provider-azure lists the node
+IPs instead, so every node change rewrites the group, and large clusters run out of prefixes). With floating IP the
+packets keep the frontend's address and port, so the rule names those. Priorities are the lowest free ones from
 ``FIRST_PRIORITY``, and a rule keeps its priority for life.
 """
 
@@ -25,6 +29,7 @@ from cloudlb.naming import Ownership, ownership
 from cloudlb.plan import Action, Change
 from cloudlb_azure.arm import Kind, StaleEtagError
 from cloudlb_azure.context import AzureStep, Context
+from cloudlb_azure.desired import target_port
 from cloudlb_azure.lb import drift
 from cloudlb_azure.names import description_owner, is_nsg_rule_of, nsg_description, nsg_rule_name
 from cloudlb_azure.options import ServiceOptions
@@ -54,9 +59,15 @@ def desired_rules(
         return []
     out = []
     for protocol in (Protocol.TCP, Protocol.UDP):
-        ports = sorted({listener.port for listener in spec.listeners if listener.protocol is protocol})
-        if not ports:
+        listeners = [listener for listener in spec.listeners if listener.protocol is protocol]
+        if not listeners:
             continue
+        if service.floating_ip:
+            destination = address or PENDING_ADDRESS
+            ports = sorted({listener.port for listener in listeners})
+        else:
+            destination = "VirtualNetwork"
+            ports = sorted({target_port(listener, spec.target_mode) for listener in listeners})
         ranges = list(service.source_ranges)
         out.append(
             {
@@ -69,7 +80,7 @@ def desired_rules(
                     "sourcePortRange": "*",
                     "sourceAddressPrefix": None if ranges else "Internet",
                     "sourceAddressPrefixes": ranges or None,
-                    "destinationAddressPrefix": address or PENDING_ADDRESS,
+                    "destinationAddressPrefix": destination,
                     "destinationPortRange": None,
                     "destinationPortRanges": [str(port) for port in ports],
                 },
@@ -82,7 +93,7 @@ def rule_owner(rule: Mapping[str, Any], base: str, ref: ServiceRef) -> Ownership
     """None for a rule not named like ``base``'s; else whose its description says it is."""
     if not is_nsg_rule_of(str(rule.get("name", "")), base):
         return None
-    return ownership(description_owner((rule.get("properties") or {}).get("description")), ref)
+    return ownership(description_owner((rule.get("properties") or {}).get("description"), ref), ref)
 
 
 def nsg_converge(

@@ -97,10 +97,13 @@ class AzureOptions:
 
     @classmethod
     def build(cls, **options: Any) -> AzureOptions:
-        """From ``get_provider`` keyword arguments; strings from YAML or ``-o KEY=VALUE`` are converted."""
+        """From ``get_provider`` keyword arguments; strings from YAML or ``-o KEY=VALUE`` are converted. None turns
+        off what may be off (a rate limit, the deadline) and means the default elsewhere."""
         kinds = {f.name: str(f.type) for f in fields(cls)}
         values: dict[str, Any] = {
-            name: _coerce(name, value, kinds[name]) for name, value in options.items() if value is not None
+            name: None if value is None else _coerce(name, value, kinds.get(name, ""))
+            for name, value in options.items()
+            if value is not None or "None" in kinds.get(name, "None")
         }
         built = cls(**values)
         built._check()

@@ -28,7 +28,7 @@ from cloudlb_azure.desired import Scope
 from cloudlb_azure.names import decoded, encoded, pip_name, with_uid
 from cloudlb_azure.options import ServiceOptions
 
-__all__ = ["USER_TAGS", "PipPlan", "desired_tags", "plan_public_ip", "removal_steps"]
+__all__ = ["USER_TAGS", "PipPlan", "desired_tags", "owned_by", "plan_public_ip", "removal_steps", "service_pips"]
 
 Json = dict[str, Any]
 USER_TAGS = "cloudlb.io/user-tags"  # the user tag keys cloudlb set, comma-separated, so a dropped one is removed
@@ -190,6 +190,12 @@ def removal_steps(pips: Iterable[Json], reason: str) -> list[AzureStep]:
 
         out.append(AzureStep((Change(Action.DELETE, "public-ip", name, reason=reason),), run))
     return out
+
+
+def service_pips(pips: Iterable[Json], ref: ServiceRef) -> list[Json]:
+    """The addresses of ``ref``'s Service, of this incarnation or an earlier one."""
+    found = classify(pips, ref, tags=lambda p: decoded(p.get("tags")), key=lambda p: str(p.get("id")))
+    return [*found.mine, *found.stale]
 
 
 def owned_by(pips: Iterable[Json], ref: ServiceRef) -> list[Json]:

@@ -54,7 +54,7 @@ from cloudlb_azure.nsg import desired_rules, nsg_converge, nsg_step
 from cloudlb_azure.observe import Observed, Observer
 from cloudlb_azure.options import AzureOptions, ServiceOptions
 from cloudlb_azure.owned import list_owned
-from cloudlb_azure.pips import owned_by, plan_public_ip, removal_steps
+from cloudlb_azure.pips import PipPlan, owned_by, plan_public_ip, removal_steps, service_pips
 from cloudlb_azure.validate import check_spec
 
 __all__ = ["CAPABILITIES", "AzureProvider"]
@@ -157,9 +157,9 @@ class AzureProvider:
     def get(self, spec: LoadBalancerSpec) -> LoadBalancerStatus | None:
         observed = self.observer.balancers(spec.cluster)
         base = service_base(spec.ref)
-        for scheme, lb in observed.lbs.items():
+        for lb in observed.lbs.values():
             if slice_ownership(lb, base, spec.ref) is Ownership.MINE:
-                return self._status(scheme, lb, base, self._address(lb, base))
+                return self._status(lb, base, self._address(lb, base))
         return None
 
     def delete(self, spec: LoadBalancerSpec | OwnedLoadBalancer) -> bool:
@@ -198,20 +198,13 @@ class AzureProvider:
         recorded = records(current).get(base, "").partition(" ")[2] if owner is Ownership.MINE else None
         ref = with_uid(ref, recorded)
         resolved = Resolved(frontend_id=str((frontend_of(current, base) or {}).get("id") or "") or None)
-        steps: list[AzureStep] = []
-        after: list[AzureStep]
-        pip_id = None
-        if scheme is Scheme.EXTERNAL:
-            pips = plan_public_ip(
-                spec, service, self.scope, base=base, found=observed.pips, in_use=observed.frontend_pip(ref)
-            )
-            blocked += pips.blocked
-            steps += pips.before
-            after, pip_id, resolved.address = pips.after, pips.pip_id, pips.address
-        else:
-            resolved.address = frontend_address(current, base) if owner is not Ownership.FOREIGN else None
-            after = removal_steps(owned_by(observed.pips, ref), "an internal Service has no public IP")
-        want = desired_slice(spec, service, self.scope, ref=ref, lb=lb, base=base, pip_id=pip_id)
+        if scheme is Scheme.INTERNAL and owner is not Ownership.FOREIGN:
+            resolved.address = frontend_address(current, base)
+        pips = self._public_ip(spec, service, observed, ref, base)
+        blocked += pips.blocked
+        steps = list(pips.before)
+        resolved.address = pips.address or resolved.address
+        want = desired_slice(spec, service, self.scope, ref=ref, lb=lb, base=base, pip_id=pips.pip_id)
         if blocked:
             reason = "blocked: " + "; ".join(str(error) for error in blocked)
             steps.append(AzureStep((Change(Action.CREATE, "frontend", f"{lb}/{base}", reason=reason),), _never))
@@ -224,10 +217,19 @@ class AzureProvider:
             steps += self._leave(
                 observed, _OTHER[scheme], ref, base, claim=frozenset({Ownership.MINE, Ownership.STALE})
             )
-        steps += after
+        steps += pips.after
         steps += self._rules(spec, service, observed, ref, base, resolved, blocked)
         name = f"{lb}/{base}"
         return AzureWork(name, resolved.frontend_id, tuple(steps)), blocked, resolved
+
+    def _public_ip(
+        self, spec: LoadBalancerSpec, service: ServiceOptions, observed: Observed, ref: ServiceRef, base: str
+    ) -> PipPlan:
+        """An external Service's address (pips.py); an internal one has none, so any it had goes."""
+        if spec.scheme is Scheme.EXTERNAL:
+            in_use = observed.frontend_pip(ref)
+            return plan_public_ip(spec, service, self.scope, base=base, found=observed.pips, in_use=in_use)
+        return PipPlan(after=removal_steps(service_pips(observed.pips, ref), "an internal Service has no public IP"))
 
     def _converge(
         self, current: Any, want: Any, *, ref: ServiceRef, base: str, lb: str, targets_only: bool = False
@@ -367,7 +369,7 @@ class AzureProvider:
         address = (pip or {}).get("properties", {}).get("ipAddress")
         return str(address) if address else None
 
-    def _status(self, scheme: Scheme, lb: Any, base: str, address: str | None) -> LoadBalancerStatus:
+    def _status(self, lb: Any, base: str, address: str | None) -> LoadBalancerStatus:
         frontend = frontend_of(lb, base) or {}
         return LoadBalancerStatus(
             ingress=(Ingress(ip=address),) if address else (),

@@ -210,22 +210,16 @@ class OpenStackClient:
     # --- waiting -----------------------------------------------------------------------------------------------
 
     def wait_active(self, lb_id: str, label: str) -> LoadBalancerRecord:
-        """Poll until the load balancer leaves PENDING_* after a write; ERROR is a ``PermanentError`` naming it.
-        The first poll waits one interval: right after a write, Octavia is always PENDING_*."""
-        asked = False
+        """Poll until the load balancer leaves PENDING_* after a write; ERROR is a ``PermanentError`` naming it."""
 
         def settled() -> LoadBalancerRecord | None:
-            nonlocal asked
-            if not asked:
-                asked = True
-                return None
             lb = self.load_balancer(lb_id)
             if lb is None:
                 raise TemporaryError(f"load balancer {label} disappeared while cloudlb waited for it")
             return None if lb.pending else lb
 
         try:
-            return self._wait(settled, f"load balancer {label}", fail=True)
+            return self._wait(_after_write(settled), f"load balancer {label}", fail=True)
         except PermanentError as exc:
             raise PermanentError(
                 f"load balancer {label} is in ERROR: Octavia could not apply the change; delete it and apply again"
@@ -254,7 +248,7 @@ class OpenStackClient:
             return lb if lb.provisioning_status == ERROR else None
 
         try:
-            self._wait(gone, f"deletion of load balancer {label}", fail=True)
+            self._wait(_after_write(gone), f"deletion of load balancer {label}", fail=True)
         except PermanentError as exc:
             raise PermanentError(f"load balancer {label} went to ERROR while being deleted") from exc
 
@@ -309,6 +303,21 @@ class OpenStackClient:
 
 
 LB, NET = "load_balancer", "network"  # the connection's attribute for each service's adapter
+
+
+def _after_write(predicate: Callable[[], T | None]) -> Callable[[], T | None]:
+    """``predicate``, except that the first check is a wait: right after a write Octavia is always PENDING_*, so
+    asking at once would cost a call and tell nothing."""
+    asked = False
+
+    def check() -> T | None:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return None
+        return predicate()
+
+    return check
 
 
 def _translated(what: str, fn: Callable[[], T]) -> T:

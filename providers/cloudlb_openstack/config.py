@@ -51,7 +51,7 @@ class OpenStackConfig:
     subnet_id: str | None = None
     cloud: str | None = None
     member_subnet_id: str | None = None
-    poll_interval: float = 1.0
+    poll_interval: float = 0.5
     max_poll_interval: float = 10.0
     wait_timeout: float = 600.0
     read_retries: int = 5

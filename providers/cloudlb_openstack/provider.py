@@ -17,11 +17,11 @@ one; the proxy protocol is the pool protocol PROXY or PROXYV2 (TCP ports only). 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from cloudlb.apply import Classified, Work, run_steps
 from cloudlb.capabilities import check_supported
-from cloudlb.errors import ConfigError, NotFoundError, PermanentError
+from cloudlb.errors import ConfigError, NotFoundError, PermanentError, TemporaryError
 from cloudlb.model import (
     Feature,
     Ingress,
@@ -69,6 +69,7 @@ CAPABILITIES = frozenset(
 )
 
 _Work = Work[OpenStackClient, str]
+PROGRESS_SLACK = 10  # rounds cut short after progress, beyond one per step of the first plan, before giving up
 
 
 class OpenStackProvider:
@@ -91,7 +92,7 @@ class OpenStackProvider:
         cloud: str | None = None,
         *,
         member_subnet_id: str | None = None,
-        poll_interval: float = 1.0,
+        poll_interval: float = 0.5,
         max_poll_interval: float = 10.0,
         wait_timeout: float = 600.0,
         read_retries: int = 5,
@@ -126,12 +127,12 @@ class OpenStackProvider:
     def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
         """Create or converge the load balancer; nothing is written where nothing drifted."""
         service = self._check(spec)
-        return retry_call(self._ensure_once, spec, service, backoff=self.config.round_backoff)
+        return self._ensure(spec, service)
 
     def update_targets(self, spec: LoadBalancerSpec) -> None:
         """Only the pools' members: one batch PUT per pool whose member set differs."""
         service = self._check(spec)
-        retry_call(self._update_targets_once, spec, service, backoff=self.config.round_backoff)
+        self._update_targets(spec, service)
 
     def get(self, spec: LoadBalancerSpec) -> LoadBalancerStatus | None:
         """The Service's load balancer and the address it answers on, or None. Needs only the spec's identity."""
@@ -145,7 +146,9 @@ class OpenStackProvider:
         """Remove the Service's load balancers (with cascade) and the floating IPs cloudlb allocated for them; True
         if anything was removed. Only resources whose tags name the Service (and, for an ``OwnedLoadBalancer``, its
         uid) are touched; a floating IP the user brought is left, and so is one ``keep-floatingip`` asked to keep."""
-        return retry_call(self._delete_once, spec, backoff=self.config.round_backoff)
+        done = [0]
+        self._rounds(lambda: self._removal(spec), done)
+        return done[0] > 0
 
     def list_owned(self, cluster: str) -> list[OwnedLoadBalancer]:
         """Every load balancer whose tags name ``cluster``."""
@@ -168,7 +171,8 @@ class OpenStackProvider:
     def _round(
         self, spec: LoadBalancerSpec, service: ServiceOptions, *, settle: bool, depth: Depth = Depth.FULL
     ) -> tuple[_Work, Context]:
-        pinned = desired_load_balancer(spec, service, uid=spec.uid).immutable()
+        desired = desired_load_balancer(spec, service, uid=spec.uid)
+        pinned = desired.immutable()
 
         def matches(lb: LoadBalancerRecord) -> bool:
             actual = immutable_of(lb)
@@ -184,8 +188,10 @@ class OpenStackProvider:
                 f"load balancer {kept.label} is in ERROR: Octavia cannot change it; delete it (cloudlb delete) and "
                 "apply again"
             )
-        uid = spec.uid or (candidate.tags.get(UID_TAG, "") if candidate is not None else "")
-        desired = desired_load_balancer(spec, service, uid=uid)
+        recorded = candidate.tags.get(UID_TAG, "") if candidate is not None else ""
+        if not spec.uid and recorded:
+            # A spec from a file has no uid; the one a controller recorded stays, since it still names the Service.
+            desired = desired_load_balancer(spec, service, uid=recorded)
         if kept is None and depth is Depth.FULL and desired.vip_subnet_id is None:
             raise ConfigError(
                 "no VIP subnet: set the subnet_id option or the loadbalancer.openstack.org/subnet-id annotation"
@@ -226,19 +232,66 @@ class OpenStackProvider:
             self._external_network = networks[0]
         return self._external_network
 
-    def _ensure_once(self, spec: LoadBalancerSpec, service: ServiceOptions) -> LoadBalancerStatus:
-        work, ctx = self._round(spec, service, settle=True)
-        run_steps(work, self.client, log=log)
-        assert ctx.lb is not None, "a round for a spec always ends with a load balancer"
-        return _status(ctx.lb, ctx.floating_address)
+    def _rounds(self, build: Callable[[], tuple[_Work, Sequence[OsStep]]], done: list[int] | None = None) -> None:
+        """Observe, plan and run until a round completes. Rounds that fail without doing anything back off
+        (``round_backoff``); a round cut short after some of its steps went through made progress, so the next one
+        starts at once and the backoff starts over. ``done`` counts the steps completed."""
+        tally = done if done is not None else [0]
+        planned: list[int] = []  # the steps of the first plan: rounds that each make progress are bounded by it
+        progressed = 0
+        while True:
+            failure = retry_call(self._round_once, build, tally, planned, backoff=self.config.round_backoff)
+            if failure is None:
+                return
+            progressed += 1
+            if progressed > planned[0] + PROGRESS_SLACK:
+                raise failure
 
-    def _update_targets_once(self, spec: LoadBalancerSpec, service: ServiceOptions) -> None:
-        work, _ = self._round(spec, service, settle=True, depth=Depth.TARGETS)
-        if work.current is None:
-            raise NotFoundError(f"no load balancer for service {spec.ref} yet: ensure it first")
-        run_steps(work, self.client, log=log, steps=work.target_steps)
+    def _round_once(
+        self, build: Callable[[], tuple[_Work, Sequence[OsStep]]], tally: list[int], planned: list[int]
+    ) -> TemporaryError | None:
+        """One round: None when it completed, the error when it failed after progress; it raises when it failed
+        without any."""
+        work, steps = build()
+        planned[:] = planned or [len(steps)]
+        completed = 0
+        try:
+            for step in steps:
+                run_steps(work, self.client, log=log, steps=(step,))
+                completed += 1
+            return None
+        except TemporaryError as exc:
+            if not completed:
+                raise
+            log.info("%s: %d step(s) done before a temporary error (%s); observing again", work.name, completed, exc)
+            return exc
+        finally:
+            tally[0] += completed
 
-    def _delete_once(self, spec: LoadBalancerSpec | OwnedLoadBalancer) -> bool:
+    def _ensure(self, spec: LoadBalancerSpec, service: ServiceOptions) -> LoadBalancerStatus:
+        last: list[Context] = []
+
+        def build() -> tuple[_Work, Sequence[OsStep]]:
+            work, ctx = self._round(spec, service, settle=True)
+            last[:] = [ctx]
+            return work, work.steps
+
+        self._rounds(build)
+        lb = last[0].lb
+        assert lb is not None, "a round for a spec always ends with a load balancer"
+        return _status(lb, last[0].floating_address)
+
+    def _update_targets(self, spec: LoadBalancerSpec, service: ServiceOptions) -> None:
+        def build() -> tuple[_Work, Sequence[OsStep]]:
+            work, _ = self._round(spec, service, settle=True, depth=Depth.TARGETS)
+            if work.current is None:
+                raise NotFoundError(f"no load balancer for service {spec.ref} yet: ensure it first")
+            return work, work.target_steps
+
+        self._rounds(build)
+
+    def _removal(self, spec: LoadBalancerSpec | OwnedLoadBalancer) -> tuple[_Work, Sequence[OsStep]]:
+        """The Service's load balancers and the floating IPs cloudlb allocated for it, found by tags."""
         if isinstance(spec, OwnedLoadBalancer):
             ref, keep, name = spec.ref, False, spec.cloud_name
             lb = self.client.load_balancer(spec.cloud_id)
@@ -252,9 +305,7 @@ class OpenStackProvider:
         for fip in self.client.floating_ips(tags=service_tags(ref)):
             if ownership(fip.tags, ref) is Ownership.MINE and not keep and fip.tags.get(FLOATING_IP_TAG) != KEEP:
                 steps.append(release_floating_ip(fip, reason="allocated by cloudlb for the Service"))
-        if steps:
-            run_steps(_Work(name, None, tuple(steps)), self.client, log=log)
-        return bool(steps)
+        return _Work(name, None, tuple(steps)), steps
 
 
 def _status(lb: LoadBalancerRecord, floating_address: str | None) -> LoadBalancerStatus:

@@ -101,15 +101,15 @@ class ServiceOptions:
         ignored = sorted(k for k in notes if k.startswith(PREFIX) and k not in HONOURED)
         if ignored:
             log.warning("service %s: cloudlb does not implement %s; ignored", spec.ref, ", ".join(ignored))
-        subnet = _uuid(notes, SUBNET_ID) or config.subnet_id
+        monitored = parse_bool(notes, ENABLE_HEALTH_MONITOR) is not False
         return cls(
-            subnet_id=subnet,
+            subnet_id=_uuid(notes, SUBNET_ID) or config.subnet_id,
             member_subnet_id=_uuid(notes, MEMBER_SUBNET_ID) or config.member_subnet_id,
             floating_network_id=_uuid(notes, FLOATING_NETWORK_ID) or config.floating_network_id,
             lb_algorithm=_algorithm(spec),
             proxy_protocol=_proxy_protocol(spec),
-            health_monitor=parse_bool(notes, ENABLE_HEALTH_MONITOR) is not False,
-            monitor=_monitor(spec),
+            health_monitor=monitored,
+            monitor=_monitor(spec, monitored),
             keep_floating_ip=parse_bool(notes, KEEP_FLOATING_IP) is True,
             flavor_id=_uuid(notes, FLAVOR_ID),
             availability_zone=_text(notes, AVAILABILITY_ZONE),
@@ -191,8 +191,9 @@ def _count(notes: Mapping[str, str], key: str, low: int, high: int) -> int | Non
     raise InvalidSpecError(annotation_path(key), f"{show(value)} is not an integer from {low} to {high}")
 
 
-def _monitor(spec: LoadBalancerSpec) -> Monitor:
-    """The spec's health check in Octavia's units, with the anchors' ``health-monitor-*`` over it."""
+def _monitor(spec: LoadBalancerSpec, monitored: bool) -> Monitor:
+    """The spec's health check in Octavia's units, with the anchors' ``health-monitor-*`` over it. The rules that
+    depend on a pool's protocol apply only when there will be a monitor."""
     notes, check = spec.annotations, spec.health_check
     delay = _count(notes, HM_DELAY, 1, 2**31 - 1)
     timeout = _count(notes, HM_TIMEOUT, 1, 24 * 3600)
@@ -207,6 +208,8 @@ def _monitor(spec: LoadBalancerSpec) -> Monitor:
         raise InvalidSpecError(
             annotation_path(key), f"the timeout ({monitor.timeout}s) must not exceed the delay ({monitor.delay}s)"
         )
+    if not monitored:
+        return monitor
     udp = any(listener.protocol is Protocol.UDP for listener in spec.listeners)
     if udp and check.protocol is HealthCheckProtocol.TCP and monitor.delay < UDP_CONNECT_MIN_DELAY:
         key = HM_DELAY if delay is not None else HC_INTERVAL

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from cloudlb_aws.clients import AwsClients, CallLog
 from cloudlb_aws.node_groups import NodeGroups
@@ -24,19 +26,27 @@ from cloudlb_aws.security_groups import ROLE_TAG, SecurityGroups
 from cloudlb_aws.tagging import from_aws
 
 from cloudlb.model import LoadBalancerSpec
-from cloudlb.naming import CLUSTER_TAG, Ownership, ownership
-from tests.aws.helpers import AMI, CLUSTER, REGION, World
+from cloudlb.naming import Ownership, ownership
+from tests.aws.helpers import AMI, CLUSTER, REGION, World, node_pool, spec, tcp
 
 __all__ = [
+    "CLB",
+    "TYPE",
     "NodeNet",
     "Snapshot",
     "certificate",
+    "clb",
     "groups_of",
+    "instances_of",
+    "listeners",
     "make_sg_provider",
+    "mutating",
     "node_net",
+    "read_classic",
     "rules_of",
     "sg_calls",
     "sg_provider",
+    "shared_botocore_loader",
     "snapshot",
 ]
 
@@ -70,6 +80,21 @@ def _group(ec2: Any, vpc: str, name: str, tags: Mapping[str, str] | None = None)
         tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
         params["TagSpecifications"] = [{"ResourceType": "security-group", "Tags": tag_list}]
     return str(ec2.create_security_group(**params)["GroupId"])
+
+
+_LOADER: list[botocore.loaders.Loader] = []
+
+
+@pytest.fixture
+def shared_botocore_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every botocore session of the test reads the service models through one loader kept for the process.
+
+    Each new session (moto resets boto3's default one for every test, and each provider makes its own) would parse
+    the EC2 model again, about a second of JSON; the loader's cache makes that once. The models are only read.
+    """
+    if not _LOADER:
+        _LOADER.append(botocore.loaders.create_loader())
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *_args, **_kwargs: _LOADER[0])
 
 
 @pytest.fixture
@@ -210,15 +235,47 @@ def rules_of(
     return out
 
 
-def cloudlb_leftovers(cluster: str = CLUSTER) -> list[str]:
-    """Every group or rule carrying cloudlb's cluster tag for ``cluster``: what a delete must leave none of."""
-    ec2 = _ec2()
-    found = [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"] if _ours(g, cluster)]
-    found += [
-        r["SecurityGroupRuleId"] for r in ec2.describe_security_group_rules()["SecurityGroupRules"] if _ours(r, cluster)
-    ]
-    return found
+# --- classic ELBs ---------------------------------------------------------------------------------------------
+
+TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+CLB = {TYPE: "clb"}
 
 
-def _ours(item: Mapping[str, Any], cluster: str) -> bool:
-    return from_aws(item.get("Tags")).get(CLUSTER_TAG) == cluster
+def clb(net: NodeNet, *ports: int, instances: tuple[str, ...] | None = None, **fields: Any) -> LoadBalancerSpec:
+    """A Service of type clb with a TCP port per ``ports`` (node port 30000 + port) on ``net``'s instances."""
+    annotations = {**CLB, **fields.pop("annotations", {})}
+    nodes = net.instances if instances is None else instances
+    listeners = [tcp(p, node_pool(nodes, 30000 + p), node_port=30000 + p) for p in ports or (80,)]
+    return spec(*listeners, annotations=annotations, **fields)
+
+
+def read_classic(s: LoadBalancerSpec | None = None) -> list[dict[str, Any]]:
+    """Every classic ELB in moto (or ``s``'s, by tags), with ``Tags`` as a dict."""
+    elb = boto3.client("elb", region_name=REGION)
+    out = []
+    for lb in elb.describe_load_balancers()["LoadBalancerDescriptions"]:
+        name = lb["LoadBalancerName"]
+        tags = from_aws(elb.describe_tags(LoadBalancerNames=[name])["TagDescriptions"][0]["Tags"])
+        if s is None or ownership(tags, s.ref) is Ownership.MINE:
+            out.append({**lb, "Tags": tags})
+    return out
+
+
+def listeners(lb: dict[str, Any]) -> set[tuple[str, int, int, str | None]]:
+    return {
+        (
+            d["Listener"]["Protocol"],
+            d["Listener"]["LoadBalancerPort"],
+            d["Listener"]["InstancePort"],
+            d["Listener"].get("SSLCertificateId"),
+        )
+        for d in lb["ListenerDescriptions"]
+    }
+
+
+def instances_of(lb: dict[str, Any]) -> set[str]:
+    return {i["InstanceId"] for i in lb["Instances"]}
+
+
+def mutating(calls: CallLog, mark: int) -> list[str]:
+    return calls.operations(mark, mutating=True)

@@ -332,3 +332,18 @@ def test_ports_added_and_removed_converge_with_nothing_left_over(provider: AwsPr
     assert sorted(nlb.listeners) == [80, 82]
     assert {tg["Port"] for tg in target_groups()} == {30080, 30082}
     assert provider.plan(changed).is_empty
+
+
+def test_a_target_type_change_replaces_the_target_groups_and_keeps_the_nlb(provider: AwsProvider, world: World) -> None:
+    provider.ensure(spec(tcp(80, node_pool(instances(world), 30080), node_port=30080)))
+    [before] = read_nlbs()
+    pods = [pod_target(f"10.0.100.{i}", 8080) for i in range(10, 12)]
+    pod_mode = spec(Listener("http", Protocol.TCP, 80, None, 8080, frozenset(pods)), target_mode=TargetMode.POD)
+
+    provider.ensure(pod_mode)
+
+    [after] = read_nlbs()
+    assert after.arn == before.arn
+    assert after.target_groups[80]["TargetType"] == "ip"
+    assert after.targets[80] == {(f"10.0.100.{i}", 8080) for i in range(10, 12)}
+    assert [tg["TargetType"] for tg in target_groups()] == ["ip"]

@@ -48,7 +48,7 @@ def parse(annotations: dict[str, str], **fields: Any) -> ServiceOptions:
                 + "target-group-attributes": "proxy_protocol_v2.enabled=true, deregistration_delay.timeout_seconds=30"
             },
             "target_group_attributes",
-            {"proxy_protocol_v2.enabled": "true", "deregistration_delay.timeout_seconds": "3"},
+            {"proxy_protocol_v2.enabled": "true", "deregistration_delay.timeout_seconds": "30"},
             id="target-group-attributes",
         ),
         pytest.param(

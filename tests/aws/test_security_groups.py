@@ -20,6 +20,8 @@ from tests.aws import _part3_fixtures as fx
 from tests.aws._part3_fixtures import NodeNet, groups_of, rules_of, snapshot
 from tests.aws.helpers import REGION, Faults, node_pool, read_nlbs, spec, tcp, udp
 
+pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
+shared_botocore_loader = fx.shared_botocore_loader
 node_net = fx.node_net
 sg_provider = fx.sg_provider
 sg_calls = fx.sg_calls
@@ -96,8 +98,11 @@ def test_changed_ranges_authorize_and_revoke_only_the_delta(
     users = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}
     boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(GroupId=gid, IpPermissions=[users])
     plan = sg_provider.plan(s)
-    [change] = [c for c in plan.changes if c.resource == "security-group-rules"]
-    assert (change.added, change.removed) == (("tcp/80 from 10.3.0.0/16",), ("tcp/80 from 10.2.0.0/16",))
+    changes = [c for c in plan.changes if c.resource == "security-group-rules"]
+    assert [(c.added, c.removed) for c in changes] == [
+        (("tcp/80 from 10.3.0.0/16",), ()),
+        ((), ("tcp/80 from 10.2.0.0/16",)),
+    ]
     mark = sg_calls.mark()
 
     sg_provider.ensure(s)

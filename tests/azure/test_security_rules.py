@@ -23,9 +23,11 @@ def address_of(client: NetworkManagementClient, provider: AzureProvider, s: Any)
     return str(client.public_ip_addresses.get(RG, frontend.public_ip_address.id.rsplit("/", 1)[-1]).ip_address)
 
 
-def test_source_ranges_become_an_allow_rule_to_the_frontend(
+def test_source_ranges_become_an_allow_rule_to_the_targets_ports(
     provider: AzureProvider, client: NetworkManagementClient
 ) -> None:
+    """Without floating IP the balancer sends to each target's own address and port: that is what the rule opens,
+    to the vnet that holds every target, so it need not change when nodes do."""
     s = spec(service(ports=((80, "TCP", 30080), (443, "TCP", 30443)), loadBalancerSourceRanges=RANGES))
     provider.ensure(s)
 
@@ -33,10 +35,22 @@ def test_source_ranges_become_an_allow_rule_to_the_frontend(
     assert rule.name == f"{provider.load_balancer_name(s)}-tcp"
     assert (rule.access, rule.direction, rule.protocol) == ("Allow", "Inbound", "Tcp")
     assert sorted(rule.source_address_prefixes or []) == RANGES
-    assert rule.destination_address_prefix == address_of(client, provider, s)
-    assert sorted(rule.destination_port_ranges or []) == ["443", "80"]
+    assert rule.destination_address_prefix == "VirtualNetwork"
+    assert sorted(rule.destination_port_ranges or []) == ["30080", "30443"]
     assert rule.description == "cloudlb prod default/web uid-default-web"
     assert 500 <= (rule.priority or 0) <= 4096
+
+
+def test_with_floating_ip_the_rule_opens_the_frontends_address_and_ports(
+    provider: AzureProvider, client: NetworkManagementClient
+) -> None:
+    notes = {"service.beta.kubernetes.io/azure-disable-load-balancer-floating-ip": "false"}
+    s = spec(service(ports=((80, "TCP", 30080),), annotations=notes, loadBalancerSourceRanges=RANGES))
+    provider.ensure(s)
+
+    [rule] = rules_of(client, provider.load_balancer_name(s))
+    assert rule.destination_address_prefix == address_of(client, provider, s)
+    assert rule.destination_port_ranges == ["80"]
 
 
 def test_an_external_service_without_ranges_is_open_to_the_internet_per_protocol(
@@ -150,4 +164,19 @@ def test_an_internal_service_without_ranges_needs_no_rule(
     s = spec(service(annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}))
     provider.ensure(s)
 
+    assert rules_of(client, provider.load_balancer_name(s)) == []
+
+
+def test_a_service_too_long_to_describe_in_full_records_only_its_uid(
+    provider: AzureProvider, client: NetworkManagementClient
+) -> None:
+    """A description holds 140 characters; the rule's name already stands for cluster, namespace and name."""
+    uid = "0f8e5a2c-7b1d-4c3e-9a6f-2d4b8c1e5f70"
+    s = spec(service("n" * 63, namespace="s" * 63, uid=uid, loadBalancerSourceRanges=RANGES))
+    provider.ensure(s)
+
+    [rule] = rules_of(client, provider.load_balancer_name(s))
+    assert rule.description == f"cloudlb {uid}"
+    assert provider.plan(s).is_empty
+    provider.delete(s)
     assert rules_of(client, provider.load_balancer_name(s)) == []

@@ -109,7 +109,7 @@ def test_clusters_do_not_share_balancers(provider: AzureProvider, client: Networ
     provider.ensure(WEB)
     provider.ensure(theirs)
 
-    assert sorted(b.name for b in client.load_balancers.list(RG)) == [CLUSTER, "staging"]
+    assert sorted(str(b.name) for b in client.load_balancers.list(RG)) == [CLUSTER, "staging"]
     provider.delete(WEB)
     assert [b.name for b in client.load_balancers.list(RG)] == ["staging"]
     assert [o.ref for o in provider.list_owned("staging")] == [theirs.ref]

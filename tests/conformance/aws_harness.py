@@ -10,7 +10,8 @@ same backend port, as a Service meant for an NLB does.
 
 from __future__ import annotations
 
-import itertools
+import functools
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -31,6 +32,7 @@ from tests.conformance.harness import BaseHarness, Endpoint, Key, ObservedLoadBa
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b")
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+_NO_AMIS = "MOTO_EC2_LOAD_DEFAULT_AMIS"
 _PROTOCOLS = {"TCP_UDP": ("TCP", "UDP"), "TLS": ("TCP",)}  # the Service protocols an NLB listener serves
 
 
@@ -76,6 +78,12 @@ class _Hooks:
             _fail(model.name)
 
 
+@functools.cache
+def _client(service: str) -> Any:
+    """Read-back clients, made once: building one takes a second, and moto intercepts clients made before it."""
+    return boto3.client(service, region_name=REGION, **CREDENTIALS)
+
+
 def _fail(operation: str) -> None:
     error = {"Error": {"Code": "InjectedFailure", "Message": f"injected at {operation}"}}
     raise botocore.exceptions.ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
@@ -85,13 +93,15 @@ class AwsHarness(BaseHarness):
     def __init__(self) -> None:
         self.id = "aws"
         self.target_batch_size: int | None = 200
+        # moto's image catalogue takes a second to load and nothing here runs an instance.
+        self._saved_env = os.environ.get(_NO_AMIS)
+        os.environ[_NO_AMIS] = "false"
         self._mock = mock_aws()
         self._mock.start()
-        self.elbv2 = boto3.client("elbv2", region_name=REGION, **CREDENTIALS)
-        self.ec2 = boto3.client("ec2", region_name=REGION, **CREDENTIALS)
+        self.elbv2 = _client("elbv2")
+        self.ec2 = _client("ec2")
         self._ips: dict[str, str] = {}
         self._foreign: list[dict[str, str]] = []
-        self._names = itertools.count()
         self.hooks = _Hooks(self._endpoint)
         self._seed()
 
@@ -279,6 +289,10 @@ class AwsHarness(BaseHarness):
 
     def close(self) -> None:
         self._mock.stop()
+        if self._saved_env is None:
+            os.environ.pop(_NO_AMIS, None)
+        else:
+            os.environ[_NO_AMIS] = self._saved_env
 
 
 def aws_harness() -> AwsHarness:

@@ -32,7 +32,7 @@ def service(
     spec: JSON = {"type": service_type, "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}
     if node_port is not None:
         spec["ports"][0]["nodePort"] = node_port
-    if load_balancer_class is not None:
+    if load_balancer_class is not None and service_type == "LoadBalancer":
         spec["loadBalancerClass"] = load_balancer_class
     notes = {**FAST_CHECKS, **(annotations or {})}
     if pod_targets:
