@@ -1,9 +1,10 @@
 """benchmarks/openstack_calls: the OpenStack provider's API calls per scenario, each beside its lower bound.
 
-It runs the provider against the fake OpenStack (in-process, on loopback) and counts, from the fake's own request
-log, the calls each scenario makes to Octavia and Neutron: writes, reads, and polls (the GETs of the load balancer
-while it is PENDING_* after a write). The token request and API version discovery, made once per connection, are
-left out. Scenarios, for 1 to 5 ports and 10 to 1,000 targets (node mode, every port served by every target):
+Each shape (1 or 5 TCP ports, 10 to 1,000 node targets) runs the scenarios of azure_calls against the fake
+OpenStack (in-process, on loopback), and counts from the fake's own request log the calls each makes to Octavia and
+Neutron: writes, reads, and polls (the GETs of the load balancer while it is PENDING_* after a write). The token
+request and API version discovery, made once per connection, are left out. The scenarios (every port is served by
+every target):
 
 - create: from nothing; no-op: ensure again, nothing changed; churn 5 %: 5 % of the targets replaced;
 - full replacement: every target replaced; delete: the Service is gone.
@@ -24,6 +25,7 @@ Run: ``python -m benchmarks openstack_calls``
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import re
@@ -34,7 +36,8 @@ from dataclasses import dataclass
 from benchmarks._util import print_table
 from cloudlb.model import Listener, LoadBalancerSpec, Protocol, Target
 
-CASES = ((1, 10), (1, 1000), (3, 100), (5, 10), (5, 1000))
+PORTS = (1, 5)
+TARGETS = (10, 100, 1000)
 CHURN = 0.05
 DELAY = 0.02
 API = re.compile(r"^/(load-balancer/v2(\.0)?|networking/v2\.0)/")
@@ -124,7 +127,7 @@ def _run_case(ports: int, targets: int) -> dict[str, Counts]:
 def run() -> None:
     logging.getLogger("cloudlb").setLevel(logging.WARNING)
     rows = []
-    for ports, targets in CASES:
+    for ports, targets in itertools.product(PORTS, TARGETS):
         for name, counts in _run_case(ports, targets).items():
             write_bound, read_bound = _bounds(name, ports)
             rows.append(

@@ -31,6 +31,8 @@ FIP = "floating-ip"
 def floating_ip_steps(
     desired: DesiredLoadBalancer, observed: Observation, ctx: Context, *, network_id: str | None
 ) -> list[OsStep]:
+    """Detach or release what sits on the VIP port and is not wanted (first: Neutron allows one floating IP per
+    fixed IP), attach or allocate the wanted one, then release the Service's other allocated ones."""
     fips = observed.floating_ips
     want = desired.floating_ip
     port = observed.kept.vip_port_id if observed.kept is not None else None

@@ -11,10 +11,12 @@ import pytest
 from tests.conformance.azure_harness import azure_harness
 from tests.conformance.local_harness import local_harness
 from tests.conformance.memory_harness import memory_harness, narrow_memory_harness
+from tests.conformance.openstack_harness import openstack_harness
 
 HARNESSES = [
     pytest.param(memory_harness, id="memory"),
     pytest.param(narrow_memory_harness, id="memory-narrow"),
     pytest.param(local_harness, id="local"),
     pytest.param(azure_harness, id="azure"),
+    pytest.param(openstack_harness, id="openstack"),
 ]
