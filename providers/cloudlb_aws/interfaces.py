@@ -13,7 +13,7 @@ them may change it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeVar
 
@@ -128,6 +128,11 @@ class SecurityGroupManager(Protocol):
         run after the NLB and its target groups are gone; [] when there is none. May read, never writes."""
         ...
 
+    def orphans(self, cluster: str, balancers: Iterable[ServiceRef]) -> list[OwnedLoadBalancer]:
+        """Managed groups of ``cluster`` whose Service has no balancer among ``balancers`` (what a crash between
+        creating the group and creating the NLB leaves), as gc entries whose ``cloud_id`` is the group's id."""
+        ...
+
 
 class UnmanagedSecurityGroups:
     """``manage_security_groups=False``: the NLB gets the annotation's groups as they are; no rule is written."""
@@ -161,6 +166,10 @@ class UnmanagedSecurityGroups:
 
     def delete_steps(self, ref: ServiceRef) -> list[AwsStep]:
         """Nothing was made, so nothing is removed."""
+        return []
+
+    def orphans(self, cluster: str, balancers: Iterable[ServiceRef]) -> list[OwnedLoadBalancer]:
+        """Nothing was made, so nothing is left over."""
         return []
 
 

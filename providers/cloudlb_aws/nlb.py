@@ -144,7 +144,8 @@ class NlbBackend:
         return out + self.security_groups.delete_steps(observed.ref)
 
     def list_owned(self, cluster: str) -> list[OwnedLoadBalancer]:
-        """Every NLB whose ownership tags name ``cluster``."""
+        """Every NLB whose ownership tags name ``cluster``, and every managed group of ``cluster`` left without
+        its NLB (its ``cloud_id`` is the group's id)."""
         balancers = self.observer.list_load_balancers()
         owners = self.observer.owners.owners(lb["LoadBalancerArn"] for lb in balancers)
         out = []
@@ -161,10 +162,16 @@ class NlbBackend:
                         lb["LoadBalancerArn"],
                     )
                 )
+        out += self.security_groups.orphans(cluster, [o.ref for o in out])
         return sorted(out, key=lambda o: (o.namespace, o.name, o.cloud_id))
 
     def observe_owned(self, owned: OwnedLoadBalancer) -> NlbObservation | None:
-        """The NLB ``owned`` names, if its tags still say so, and the target groups of that same incarnation."""
+        """The NLB ``owned`` names, if its tags still say so, and the target groups of that same incarnation; or,
+        for a group's id, nothing but that Service's groups, if the group is still an orphan of this type."""
+        if owned.cloud_id.startswith("sg-"):
+            if not any(o.cloud_id == owned.cloud_id and o.ref == owned.ref for o in self.list_owned(owned.cluster)):
+                return None  # another type's group, gone, or no longer an orphan: its NLB stands
+            return NlbObservation(owned.ref, Classified((), ()), Classified((), ()), frozenset(), Depth.IDENTITY)
         if not (owned.cloud_id.startswith("arn:") and ":loadbalancer/" in owned.cloud_id):
             return None
         found = self.observer.observe(owned.ref, depth=Depth.IDENTITY)
@@ -195,6 +202,8 @@ class NlbBackend:
             health_port = group.health_check["HealthCheckPort"]
             if health_port != "traffic-port":
                 backend.append(PortRule("tcp", int(health_port)))
+            elif "tcp" not in protocols:  # every NLB health check is over TCP, a UDP group's on its traffic port
+                backend += [PortRule("tcp", port) for port in sorted(ports)]
         instances = sorted({t.id for g in desired.target_groups if g.target_type == "instance" for t in g.targets})
         return LoadBalancerContext(
             ref=spec.ref,

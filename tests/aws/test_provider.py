@@ -6,16 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cloudlb_aws.options import AwsOptions
 from cloudlb_aws.provider import AwsProvider
 
 import cloudlb
-from cloudlb.errors import ConfigError, NotFoundError
+from cloudlb.errors import CloudLBError, ConfigError, NotFoundError
 from cloudlb.model import Feature, LoadBalancerSpec, OwnedLoadBalancer, Scheme
 from cloudlb.naming import UID_TAG
 from cloudlb.provider import register_provider, unregister_provider
 from tests.aws.helpers import (
     CLUSTER,
     REGION,
+    Faults,
     World,
     boto,
     fake_instances,
@@ -150,3 +152,22 @@ def test_unmanaged_groups_attach_the_annotations_groups_and_follow_a_change(
     assert sorted(arn_groups["SecurityGroups"]) == sorted([first, second])
     assert provider.clients.log.operations(mark, mutating=True) == ["SetSecurityGroups"]
     assert provider.plan(changed).is_empty
+
+
+def test_gc_lists_and_removes_a_group_a_crash_left_without_its_nlb(world: World) -> None:
+    options = AwsOptions.from_kwargs(region=REGION, rate_limit=None, targets_rate_limit=None, retry_initial_delay=0.0)
+    provider = AwsProvider.from_options(options)  # managed security groups, as get_provider builds it
+    faults = Faults(provider.clients)
+    web = spec(tcp(80, POOL, node_port=30080))
+    faults.fail_at(1, after=True)  # CreateSecurityGroup: the group exists, its answer is lost, the NLB never comes
+    with pytest.raises(CloudLBError, match="InjectedFailure"):
+        provider.ensure(web)
+    assert faults.mutating == ["CreateSecurityGroup"]
+
+    [entry] = provider.list_owned(CLUSTER)
+
+    assert entry.cloud_id.startswith("sg-") and (entry.namespace, entry.name) == ("default", "web")
+    assert provider.delete(entry) is True
+    assert provider.list_owned(CLUSTER) == []
+    groups = boto("ec2").describe_security_groups()["SecurityGroups"]
+    assert [g for g in groups if any(t["Key"] == "cloudlb.io/cluster" for t in g.get("Tags", []))] == []
