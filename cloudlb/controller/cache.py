@@ -103,6 +103,7 @@ class ClusterCache:
         self.nodes: Store[JSON] = Store("nodes", slim_node)
         self.node_set = NodeSet()
         self._index_lock = threading.Lock()
+        self._nodes_lock = threading.Lock()
         self._slices_of: dict[str, set[str]] = {}  # service key -> slice keys
 
     def stores(self) -> tuple[Store[Any], ...]:
@@ -138,5 +139,9 @@ class ClusterCache:
         return self.node_set.pool()
 
     def refresh_nodes(self) -> bool:
-        """Recompute the node set after node changes; True when the targets of node-mode Services change."""
-        return self.node_set.refresh(self.nodes.values())
+        """Recompute the node set after node changes; True when the targets of node-mode Services change.
+
+        Serialised, and reading the store inside the lock, so that of two refreshes racing the last one to run
+        also saw the latest nodes."""
+        with self._nodes_lock:
+            return self.node_set.refresh(self.nodes.values())

@@ -147,8 +147,8 @@ class Controller:
             while not informer.synced.wait(0.2):
                 if self._stop.is_set():
                     return
+        self.synced.set()  # before the first refresh, so that no node change can fall between the two
         self.cache.refresh_nodes()
-        self.synced.set()
         log.info(
             "caches synced: %d services, %d endpointslices, %d nodes",
             len(self.cache.services),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conformance.aws_harness import aws_harness
 from tests.conformance.azure_harness import azure_harness
 from tests.conformance.local_harness import local_harness
 from tests.conformance.memory_harness import memory_harness, narrow_memory_harness
@@ -17,6 +18,7 @@ HARNESSES = [
     pytest.param(memory_harness, id="memory"),
     pytest.param(narrow_memory_harness, id="memory-narrow"),
     pytest.param(local_harness, id="local"),
+    pytest.param(aws_harness, id="aws"),
     pytest.param(azure_harness, id="azure"),
     pytest.param(openstack_harness, id="openstack"),
 ]

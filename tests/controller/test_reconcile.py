@@ -196,3 +196,28 @@ def test_a_finalizer_write_that_conflicts_is_retried_on_a_fresh_read(
     assert kube.count("get", r"/api/v1/namespaces/default/services/web") == 1
     assert kube.count("patch", r"/api/v1/namespaces/default/services/web") == 2
     assert provider.count("ensure") == 1
+
+
+def test_a_finalizer_someone_removed_is_put_back_without_a_cloud_call(
+    kube: FakeKubeAPI, start_controller: StartController
+) -> None:
+    provider = RecordingProvider()
+    kube.create(node("node-a", "10.0.0.1"))
+    kube.create(service("web"))
+    start_controller(provider)
+    until(lambda: ingress(kube), what="an ingress")
+    kube.patch("Service", "default", "web", {"metadata": {"finalizers": None}})
+    until(lambda: (kube.get("Service", "default", "web") or {})["metadata"].get("finalizers") == [FINALIZER])
+    assert provider.count("ensure") == 1
+
+
+def test_the_periodic_resync_ensures_every_service_again(kube: FakeKubeAPI, start_controller: StartController) -> None:
+    provider = RecordingProvider()
+    kube.create(node("node-a", "10.0.0.1"))
+    kube.create(service("web"))
+    kube.create(service("api", node_port=30081))
+    start_controller(provider, resync_period=0.5)
+    until(lambda: provider.count("ensure", "default/web") >= 3 and provider.count("ensure", "default/api") >= 3)
+    assert provider.count("list_owned") >= 3  # gc runs after every resync too
+    # A resync that finds nothing to change writes nothing to the API server.
+    assert kube.count("patch", STATUS_PATCH) == 1
