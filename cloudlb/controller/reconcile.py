@@ -150,13 +150,10 @@ class Reconciler:
             service = self._add_finalizer(service)
         if spec.target_mode is TargetMode.NODE and not spec.targets:
             self.recorder.event(service, events.NO_NODES, "There are no available nodes for LoadBalancer")
-        reported: tuple[Any, ...] | None
         if resync or applied is None or applied.uid != uid or applied.shape_hash != shape_hash:
-            status = self._ensure(service, spec)
-            outcome, reported = Outcome.ENSURED, status_key(status.to_kube())
-            self._patch_status(service, status.to_kube(), reported)
+            outcome, reported = Outcome.ENSURED, self._ensure_and_report(service, spec)
         elif applied.spec_hash != spec_hash:
-            outcome, reported = self._update_targets(service, spec), applied.status
+            outcome, reported = self._update_targets(service, spec, applied.status)
         else:
             outcome, reported = Outcome.UNCHANGED, applied.status
             # Someone else changed the status we set: put it back, no cloud call needed.
@@ -190,20 +187,27 @@ class Reconciler:
         self.recorder.event(service, events.ENSURED, "Ensured load balancer")
         return status
 
-    def _update_targets(self, service: JSON, spec: LoadBalancerSpec) -> Outcome:
+    def _ensure_and_report(self, service: JSON, spec: LoadBalancerSpec) -> tuple[Any, ...]:
+        """``ensure``, then the status patched if it differs; the status reported."""
+        load_balancer = self._ensure(service, spec).to_kube()
+        reported = status_key(load_balancer)
+        self._patch_status(service, load_balancer, reported)
+        return reported
+
+    def _update_targets(
+        self, service: JSON, spec: LoadBalancerSpec, reported: tuple[Any, ...]
+    ) -> tuple[Outcome, tuple[Any, ...]]:
         self.fence()
         try:
             self.provider.update_targets(spec)
         except NotFoundError:
             # The load balancer went missing behind our back: create it again.
-            status = self._ensure(service, spec)
-            self._patch_status(service, status.to_kube(), status_key(status.to_kube()))
-            return Outcome.ENSURED
+            return Outcome.ENSURED, self._ensure_and_report(service, spec)
         except CloudLBError as exc:
             self.recorder.event(service, events.UPDATE_FAILED, f"Error updating load balancer with new hosts: {exc}")
             raise
         self.recorder.event(service, events.UPDATED, "Updated load balancer with new hosts")
-        return Outcome.UPDATED
+        return Outcome.UPDATED, reported
 
     # -- a Service that no longer wants one (deleted, or type changed)
 

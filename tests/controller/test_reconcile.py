@@ -12,7 +12,7 @@ import pytest
 
 from cloudlb.controller.manager import Controller
 from cloudlb.controller.records import FINALIZER
-from cloudlb.errors import TemporaryError
+from cloudlb.errors import NotFoundError, TemporaryError
 from cloudlb.testing.kubeapi import FakeKubeAPI
 from tests.controller.conftest import StartController
 from tests.controller.objects import endpoint_slice, node, service
@@ -221,3 +221,25 @@ def test_the_periodic_resync_ensures_every_service_again(kube: FakeKubeAPI, star
     assert provider.count("list_owned") >= 3  # gc runs after every resync too
     # A resync that finds nothing to change writes nothing to the API server.
     assert kube.count("patch", STATUS_PATCH) == 1
+
+
+def test_a_load_balancer_gone_behind_our_back_is_recreated_on_the_next_target_change(
+    kube: FakeKubeAPI, start_controller: StartController
+) -> None:
+    provider = RecordingProvider()
+    kube.create(node("node-a", "10.0.0.1"))
+    kube.create(service("web"))
+    start_controller(provider)
+    until(lambda: ingress(kube), what="an ingress")
+    (balancer,) = provider.cloud.balancers.values()
+    provider.fail_next("update_targets", NotFoundError("no load balancer"))
+    kube.create(node("node-b", "10.0.0.2"))
+    until(lambda: provider.count("ensure") == 2, what="the fallback ensure")
+    assert [c.operation for c in provider.calls if c.operation != "list_owned"] == [
+        "ensure",
+        "update_targets",
+        "ensure",
+    ]
+    assert until(lambda: reasons(kube).get("EnsuredLoadBalancer") == 2)
+    assert "UpdateLoadBalancerFailed" not in reasons(kube)
+    assert balancer.id in provider.cloud.balancers
