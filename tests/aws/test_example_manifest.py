@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+
 from cloudlb import get_provider, load_manifests
 from tests.aws.helpers import CLUSTER, REGION, World, boto, read_nlbs
 
