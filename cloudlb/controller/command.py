@@ -141,7 +141,11 @@ def controller(**options: Any) -> None:
         renew_deadline=options["renew_deadline"],
         retry_period=options["retry_period"],
     )
-    process = Process(client, provider, settings, leader, metrics_address=options["metrics_address"] or None)
+    try:
+        process = Process(client, provider, settings, leader, metrics_address=options["metrics_address"] or None)
+    except (OSError, ValueError) as exc:  # the address is taken, or not HOST:PORT
+        client.close()
+        raise ConfigError(f"--metrics-address {options['metrics_address']}: cannot serve there: {exc}") from exc
     with _log_level(options["log_level"]), _signals_stop(process.stop):
         logging.getLogger("cloudlb.controller").info(
             "cloudlb controller %s: provider %s, cluster %s, class %s%s, lease %s/%s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +79,15 @@ def test_an_unreadable_kubeconfig_is_a_configuration_error(runner: CliRunner, tm
 )
 def test_each_class_gets_its_own_lease_by_default(load_balancer_class: str, lease: str) -> None:
     assert _lease_name(load_balancer_class) == lease
+
+
+def test_a_metrics_address_in_use_is_a_configuration_error(runner: CliRunner, kubeconfig: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = runner.invoke(
+            cli, ["controller", "--provider", "local", "--kubeconfig", kubeconfig, "--metrics-address", address]
+        )
+    assert result.exit_code == 2
+    assert f"--metrics-address {address}: cannot serve there" in result.output
