@@ -56,6 +56,7 @@ __all__ = [
     "ip_families",
     "is_port_name",
     "load_balancer_ip",
+    "parse_health_port",
     "proxy_protocol",
     "scheme",
     "source_ranges",
@@ -149,7 +150,7 @@ def health_check(annotations: Mapping[str, str], traffic: Traffic) -> HealthChec
     path = None if protocol is HealthCheckProtocol.TCP else (path or base.path or "/")
     port = base.port
     if HC_PORT in annotations:
-        port = _health_port(annotations[HC_PORT])
+        port = parse_health_port(annotations[HC_PORT], annotation_path(HC_PORT))
     interval = _seconds(annotations, HC_INTERVAL, base.interval)
     timeout = _seconds(annotations, HC_TIMEOUT, base.timeout)
     if timeout >= interval:
@@ -168,13 +169,15 @@ def health_check(annotations: Mapping[str, str], traffic: Traffic) -> HealthChec
     )
 
 
-def _health_port(value: str) -> int | None:
+def parse_health_port(value: str, path: str) -> int | None:
+    """A health-check port annotation: a port number, or ``traffic-port`` (None: each listener's own target port).
+    ``path`` is the annotation's path for the ``InvalidSpecError`` (``annotation_path(key)``)."""
     text = value.strip()
     if text == "traffic-port":
         return None
     if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535:
         return int(text)
-    raise InvalidSpecError(annotation_path(HC_PORT), f"{show(value)} is not a port (1..65535) or traffic-port")
+    raise InvalidSpecError(path, f"{show(value)} is not a port (1..65535) or traffic-port")
 
 
 def _seconds(annotations: Mapping[str, str], key: str, default: float) -> float:

@@ -28,8 +28,9 @@ from cloudlb.model import (
     TargetMode,
     TrafficPolicy,
 )
+from cloudlb.options import coerce_option
 from cloudlb.retry import Backoff
-from cloudlb.service_options import LOCAL_HEALTH_PATH
+from cloudlb.service_options import LOCAL_HEALTH_PATH, parse_health_port
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -174,23 +175,7 @@ def _coerce(name: str, value: object, kind: str) -> object:
         if chosen is None:
             raise ConfigError(f"aws option {name!r} must be nlb or clb, not {show(value)}")
         return chosen
-    if kind == "bool":
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if not isinstance(value, bool):
-            raise ConfigError(f"aws option {name!r} must be true or false, not {show(value)}")
-        return value
-    if kind.startswith(("int", "float")):
-        number_type = int if kind.startswith("int") else float
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(f"aws option {name!r} must be a number, not {show(value)}")
-        try:
-            return number_type(value)
-        except ValueError:
-            raise ConfigError(f"aws option {name!r} must be a number, not {show(value)}") from None
-    if not isinstance(value, str):
-        raise ConfigError(f"aws option {name!r} must be a string, not {show(value)}")
-    return value
+    return coerce_option("aws", name, value, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +293,7 @@ def _health_check(notes: Mapping[str, str], base: HealthCheck) -> HealthCheck:
         path = "/"
     port = base.port
     if HC_PORT in notes:
-        port = _health_port(notes[HC_PORT])
+        port = parse_health_port(notes[HC_PORT], annotation_path(HC_PORT))
     return replace(
         base,
         protocol=protocol,
@@ -319,15 +304,6 @@ def _health_check(notes: Mapping[str, str], base: HealthCheck) -> HealthCheck:
         healthy_threshold=int(_whole(notes, HC_HEALTHY, base.healthy_threshold)),
         unhealthy_threshold=int(_whole(notes, HC_UNHEALTHY, base.unhealthy_threshold)),
     )
-
-
-def _health_port(value: str) -> int | None:
-    text = value.strip()
-    if text == "traffic-port":
-        return None
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535:
-        return int(text)
-    raise InvalidSpecError(annotation_path(HC_PORT), f"{show(value)} is not a port (1..65535) or traffic-port")
 
 
 def _whole(notes: Mapping[str, str], key: str, default: float) -> float:

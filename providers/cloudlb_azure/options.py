@@ -21,6 +21,7 @@ from cloudlb.annotations import annotation_path, parse_bool, parse_choice
 from cloudlb.errors import ConfigError, InvalidSpecError
 from cloudlb.fields import show
 from cloudlb.model import HealthCheckProtocol, LoadBalancerSpec, Scheme, TargetMode
+from cloudlb.options import coerce_option
 from cloudlb.retry import Backoff
 from cloudlb.service_options import source_ranges as parse_source_ranges
 from cloudlb_azure.names import check_resource_name
@@ -140,23 +141,7 @@ class AzureOptions:
 def _coerce(name: str, value: object, kind: str) -> object:
     if name not in {f.name for f in fields(AzureOptions)}:
         raise ConfigError(f"provider 'azure' does not accept option {name!r}")
-    if kind == "bool":
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if not isinstance(value, bool):
-            raise ConfigError(f"azure option {name!r} must be true or false, not {show(value)}")
-        return value
-    if kind.startswith(("int", "float")):
-        number = int if kind.startswith("int") else float
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(f"azure option {name!r} must be a number, not {show(value)}")
-        try:
-            return number(value)
-        except ValueError:
-            raise ConfigError(f"azure option {name!r} must be a number, not {show(value)}") from None
-    if not isinstance(value, str):
-        raise ConfigError(f"azure option {name!r} must be a string, not {show(value)}")
-    return value
+    return coerce_option("azure", name, value, kind)
 
 
 @dataclass(frozen=True, slots=True)
