@@ -358,10 +358,9 @@ class Resync:
 
 
 def run_resync() -> Resync:
-    from cloudlb_aws.provider import AwsProvider
-
     import cloudlb
     from cloudlb.testing.mockserver import MockServerProcess
+    from cloudlb_aws.provider import AwsProvider
 
     with tempfile.TemporaryDirectory(prefix="cloudlb-bench-aws-") as tmp:
         work = Path(tmp)

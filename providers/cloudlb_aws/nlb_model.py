@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from cloudlb_aws.options import TG_ATTRIBUTES, AwsOptions, ServiceOptions
-
 from cloudlb.errors import InvalidSpecError, UnsupportedFeatureError
 from cloudlb.fields import child, index
 from cloudlb.model import (
@@ -39,6 +37,7 @@ from cloudlb.model import (
     TargetMode,
 )
 from cloudlb.naming import AWS_NAME_RULES, resource_name
+from cloudlb_aws.options import TG_ATTRIBUTES, AwsOptions, ServiceOptions
 
 __all__ = [
     "DEFAULT_ATTRIBUTES",

@@ -20,14 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cloudlb.apply import Classified, classify
+from cloudlb.errors import NotFoundError, TemporaryError
+from cloudlb.model import ServiceRef
 from cloudlb_aws.clients import AwsClients
 from cloudlb_aws.interfaces import Depth
 from cloudlb_aws.nlb_model import DEFAULT_ATTRIBUTES, AwsTarget
 from cloudlb_aws.tagging import OwnerIndex, from_aws
-
-from cloudlb.apply import Classified, classify
-from cloudlb.errors import NotFoundError, TemporaryError
-from cloudlb.model import ServiceRef
 
 __all__ = [
     "NlbObservation",

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudlb.errors import ConflictError, NotFoundError, PermanentError, TemporaryError
+from cloudlb.plan import Action, Change, MapDiff, batched
 from cloudlb_aws.clients import AwsClients
 from cloudlb_aws.interfaces import AwsStep, LoadBalancerContext
 from cloudlb_aws.nlb_model import (
@@ -30,9 +32,6 @@ from cloudlb_aws.nlb_model import (
 from cloudlb_aws.nlb_observe import ObservedListener
 from cloudlb_aws.subnets import Network
 from cloudlb_aws.tagging import to_aws
-
-from cloudlb.errors import ConflictError, NotFoundError, PermanentError, TemporaryError
-from cloudlb.plan import Action, Change, MapDiff, batched
 
 __all__ = [
     "TARGETS_PER_CALL",

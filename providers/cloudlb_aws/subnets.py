@@ -14,11 +14,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cloudlb.errors import PermanentError
 from cloudlb_aws.clients import AwsClients
 from cloudlb_aws.options import AwsOptions
 from cloudlb_aws.tagging import from_aws, k8s_cluster_tag
-
-from cloudlb.errors import PermanentError
 
 __all__ = ["ELB_ROLE_TAG", "INTERNAL_ELB_ROLE_TAG", "ResolvedSubnets", "Subnets"]
 

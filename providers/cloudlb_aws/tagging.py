@@ -14,12 +14,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from cloudlb_aws.options import ServiceOptions
-
 from cloudlb.annotations import PREFIX as CLOUDLB_PREFIX
 from cloudlb.model import LoadBalancerSpec, ServiceRef
 from cloudlb.naming import UID_TAG, owner_of, ownership_tags
 from cloudlb.plan import batched
+from cloudlb_aws.options import ServiceOptions
 
 __all__ = [
     "CLUSTER_TAG_PREFIX",

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from cloudlb_aws import options as aws
-from cloudlb_aws.nlb_model import DesiredLoadBalancer
-from cloudlb_aws.options import ServiceOptions
-from cloudlb_aws.tagging import desired_tags
-
 from cloudlb import annotations as core
 from cloudlb.errors import InvalidSpecError, UnsupportedFeatureError
 from cloudlb.fields import index, show
 from cloudlb.model import LoadBalancerSpec, ProxyProtocol, Scheme
 from cloudlb.naming import AWS_NAME_RULES
+from cloudlb_aws import options as aws
+from cloudlb_aws.nlb_model import DesiredLoadBalancer
+from cloudlb_aws.options import ServiceOptions
+from cloudlb_aws.tagging import desired_tags
 
 __all__ = [
     "MAX_LISTENERS",

@@ -18,15 +18,15 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+
+from cloudlb.model import LoadBalancerSpec
+from cloudlb.naming import Ownership, ownership
 from cloudlb_aws.clients import AwsClients, CallLog
 from cloudlb_aws.node_groups import NodeGroups
 from cloudlb_aws.options import AwsOptions
 from cloudlb_aws.provider import AwsProvider
 from cloudlb_aws.security_groups import ROLE_TAG, SecurityGroups
 from cloudlb_aws.tagging import from_aws
-
-from cloudlb.model import LoadBalancerSpec
-from cloudlb.naming import Ownership, ownership
 from tests.aws.helpers import AMI, CLUSTER, REGION, World, node_pool, spec, tcp
 
 __all__ = [

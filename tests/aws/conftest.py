@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.provider import AwsProvider
 from moto import mock_aws
 
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.provider import AwsProvider
 from tests.aws.helpers import World, make_provider, seed_world
 
 

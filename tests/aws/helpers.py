@@ -14,14 +14,14 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+
+from cloudlb.model import Listener, LoadBalancerSpec, Protocol, Target, TargetMode
+from cloudlb.naming import Ownership, ownership
 from cloudlb_aws.clients import AwsClients, is_mutating
 from cloudlb_aws.interfaces import UnmanagedSecurityGroups
 from cloudlb_aws.options import AwsOptions
 from cloudlb_aws.provider import AwsProvider
 from cloudlb_aws.tagging import from_aws
-
-from cloudlb.model import Listener, LoadBalancerSpec, Protocol, Target, TargetMode
-from cloudlb.naming import Ownership, ownership
 
 REGION = "us-east-1"
 CLUSTER = "test"

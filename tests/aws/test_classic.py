@@ -8,13 +8,13 @@ import dataclasses
 from typing import Any
 
 import pytest
-from cloudlb_aws.classic_steps import INSTANCES_PER_CALL
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.provider import AwsProvider
 
 from cloudlb.errors import InvalidSpecError, UnsupportedFeatureError
 from cloudlb.model import FrozenDict, LoadBalancerSpec, Scheme, SessionAffinity, Target, TargetMode, TrafficPolicy
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_aws.classic_steps import INSTANCES_PER_CALL
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.provider import AwsProvider
 from tests.aws import _part3_fixtures as fx
 from tests.aws._part3_fixtures import (
     CLB,

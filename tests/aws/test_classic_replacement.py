@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.provider import AwsProvider
 
 from cloudlb.errors import CloudLBError, ConflictError
 from cloudlb.model import Scheme
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.provider import AwsProvider
 from tests.aws import _part3_fixtures as fx
 from tests.aws._part3_fixtures import (
     TYPE,

@@ -8,11 +8,11 @@ from typing import Any
 import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
+
+from cloudlb.errors import ConflictError, NotFoundError, PermanentError, ProviderError, TemporaryError
 from cloudlb_aws.clients import AwsClients, ThrottledError, is_mutating, map_error
 from cloudlb_aws.options import AwsOptions
 from cloudlb_aws.provider import AwsProvider
-
-from cloudlb.errors import ConflictError, NotFoundError, PermanentError, ProviderError, TemporaryError
 from tests.aws.helpers import REGION, World, fake_instances, make_provider, node_pool, read_nlbs, spec, tcp
 
 

@@ -13,9 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from cloudlb_aws.mock import AwsMockServer
-from cloudlb_aws.options import AwsOptions
-from cloudlb_aws.provider import AwsProvider
 from moto import mock_aws
 
 import cloudlb
@@ -23,6 +20,9 @@ from cloudlb.errors import ConfigError, InvalidSpecError
 from cloudlb.manifests import load_documents
 from cloudlb.testing import MockServerProcess
 from cloudlb.testing.mockserver import ENTRY_POINT_GROUP
+from cloudlb_aws.mock import AwsMockServer
+from cloudlb_aws.options import AwsOptions
+from cloudlb_aws.provider import AwsProvider
 from tests.testing.entrypoints import MOCK_SERVER_COMMAND, environment_with
 
 CLUSTER = "ci"

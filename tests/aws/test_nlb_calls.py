@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.provider import AwsProvider
 
 from cloudlb.model import Listener, LoadBalancerSpec
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.provider import AwsProvider
 from tests.aws.helpers import World, fake_instances, node_pool, read_nlbs, spec, tcp
 
 OBSERVE = ["DescribeLoadBalancers", "DescribeTargetGroups", "DescribeTags"]

@@ -4,7 +4,6 @@ health checks, attributes, tags), for each scheme, target type and protocol, and
 from __future__ import annotations
 
 import pytest
-from cloudlb_aws.provider import AwsProvider
 
 from cloudlb.model import (
     FrozenDict,
@@ -19,6 +18,7 @@ from cloudlb.model import (
     TrafficPolicy,
 )
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_aws.provider import AwsProvider
 from tests.aws.helpers import (
     World,
     boto,

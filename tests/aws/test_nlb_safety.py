@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.options import ServiceOptions
-from cloudlb_aws.provider import AwsProvider
 
 from cloudlb.errors import CloudLBError, ConflictError
 from cloudlb.model import LoadBalancerSpec, Scheme
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.options import ServiceOptions
+from cloudlb_aws.provider import AwsProvider
 from tests.aws.helpers import (
     CLUSTER,
     Faults,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cloudlb_aws.options import AwsOptions, LoadBalancerType, ServiceOptions
 
 from cloudlb.errors import ConfigError, InvalidSpecError
 from cloudlb.model import (
@@ -17,6 +16,7 @@ from cloudlb.model import (
     TargetMode,
     TrafficPolicy,
 )
+from cloudlb_aws.options import AwsOptions, LoadBalancerType, ServiceOptions
 
 AWS = "service.beta.kubernetes.io/aws-load-balancer-"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"

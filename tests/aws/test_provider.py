@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cloudlb_aws.options import AwsOptions
-from cloudlb_aws.provider import AwsProvider
 
 import cloudlb
 from cloudlb.errors import CloudLBError, ConfigError, NotFoundError
 from cloudlb.model import Feature, LoadBalancerSpec, OwnedLoadBalancer, Scheme
 from cloudlb.naming import UID_TAG
 from cloudlb.provider import register_provider, unregister_provider
+from cloudlb_aws.options import AwsOptions
+from cloudlb_aws.provider import AwsProvider
 from tests.aws.helpers import (
     CLUSTER,
     REGION,

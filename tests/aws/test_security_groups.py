@@ -8,14 +8,14 @@ from typing import Any
 
 import boto3
 import pytest
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.node_groups import NODE_GROUP_TTL
-from cloudlb_aws.provider import AwsProvider
-from cloudlb_aws.security_groups import ROLE_TAG, SecurityGroups
 
 from cloudlb.errors import CloudLBError, ConflictError, InvalidSpecError
 from cloudlb.model import HealthCheck, HealthCheckProtocol, LoadBalancerSpec, TrafficPolicy
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.node_groups import NODE_GROUP_TTL
+from cloudlb_aws.provider import AwsProvider
+from cloudlb_aws.security_groups import ROLE_TAG, SecurityGroups
 from tests.aws import _part3_fixtures as fx
 from tests.aws._part3_fixtures import NodeNet, groups_of, rules_of, snapshot
 from tests.aws.helpers import REGION, Faults, node_pool, read_nlbs, spec, tcp, udp

@@ -4,11 +4,11 @@ role), or named by the annotation or the provider's option, by id or Name tag; a
 from __future__ import annotations
 
 import pytest
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.provider import AwsProvider
 
 from cloudlb.errors import PermanentError
 from cloudlb.model import Scheme
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.provider import AwsProvider
 from tests.aws.helpers import ZONES, World, boto, fake_instances, make_provider, node_pool, read_nlbs, spec, tcp
 
 AWS = "service.beta.kubernetes.io/aws-load-balancer-"

@@ -10,10 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from cloudlb_aws.mock import AwsMockServer
 
 from cloudlb import get_provider, load_manifests
 from cloudlb.testing import Fault, FaultKind, FaultProxy, FaultRule
+from cloudlb_aws.mock import AwsMockServer
 
 CLUSTER = "throttled"
 MANIFESTS = """

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cloudlb_aws.clients import CallLog
-from cloudlb_aws.provider import AwsProvider
 
 from cloudlb.errors import CloudLBError, InvalidSpecError, UnsupportedFeatureError
 from cloudlb.model import (
@@ -20,6 +18,8 @@ from cloudlb.model import (
     Scheme,
     Target,
 )
+from cloudlb_aws.clients import CallLog
+from cloudlb_aws.provider import AwsProvider
 from tests.aws.helpers import fake_instances, make_provider, node_pool, spec, tcp, udp
 
 AWS = "service.beta.kubernetes.io/aws-load-balancer-"

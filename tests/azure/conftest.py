@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
+
 from cloudlb_azure.credentials import FakeArmCredential
 from cloudlb_azure.fake import FakeArm
 from cloudlb_azure.mock import seed_network
 from cloudlb_azure.provider import AzureProvider
-
 from tests.azure.helpers import LOCATION, NSG, RG, SUBNET, VNET
 
 MakeProvider = Callable[..., AzureProvider]

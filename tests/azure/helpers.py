@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from azure.mgmt.network import NetworkManagementClient
-from cloudlb_azure.fake import FakeArm
 
 from cloudlb import spec_from_manifests
 from cloudlb.model import LoadBalancerSpec
 from cloudlb.naming import decode_tag_key
+from cloudlb_azure.fake import FakeArm
 
 RG, LOCATION, VNET, SUBNET, NSG = "rg", "eastus", "vnet", "subnet", "nsg"
 CLUSTER = "prod"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.errors import InvalidSpecError
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.conftest import MakeProvider
 from tests.azure.helpers import nodes, service, spec, writes
 

@@ -13,13 +13,13 @@ import click.testing
 import pytest
 import yaml
 from azure.mgmt.network import NetworkManagementClient
-from cloudlb_azure.credentials import FakeArmCredential
-from cloudlb_azure.mock import AzureMockServer
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.cli import cli
 from cloudlb.errors import ConfigError
 from cloudlb.provider import get_provider, register_provider, unregister_provider
+from cloudlb_azure.credentials import FakeArmCredential
+from cloudlb_azure.mock import AzureMockServer
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.helpers import nodes, service
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.model import LoadBalancerSpec
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.conftest import MakeProvider
 from tests.azure.helpers import lb, names, rules_of, service, spec
 

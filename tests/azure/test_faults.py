@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.mock import seed_network
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.model import LoadBalancerSpec
 from cloudlb.testing import Fault, FaultKind, FaultProxy, FaultRule, Match
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.mock import seed_network
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.conftest import FAST
 from tests.azure.helpers import LOCATION, NSG, RG, SUBNET, VNET, lb, names, nodes, pool_ips, rules_of, service, spec
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient, models
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.errors import ConfigError
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.conftest import MakeProvider
 from tests.azure.helpers import RG, SUBNET, VNET, lb, names, service, spec
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
+
+from cloudlb.errors import ConfigError, InvalidSpecError, PermanentError
+from cloudlb.naming import AZURE_TAG_KEY_FORBIDDEN, CLUSTER_TAG, decode_tag_key, encode_tag_key
 from cloudlb_azure.fake import FakeArm
 from cloudlb_azure.lb import AzureLimits
 from cloudlb_azure.options import AzureOptions
 from cloudlb_azure.provider import AzureProvider
-
-from cloudlb.errors import ConfigError, InvalidSpecError, PermanentError
-from cloudlb.naming import AZURE_TAG_KEY_FORBIDDEN, CLUSTER_TAG, decode_tag_key, encode_tag_key
 from tests.azure.conftest import MakeProvider, provider_options
 from tests.azure.helpers import service, spec
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.errors import InvalidSpecError, NotFoundError
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.helpers import VNET, endpoint_slice, lb, names, nodes, pool_ips, service, spec, writes
 
 POD = {"cloudlb.io/target-type": "pod"}

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient, models
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.errors import NotFoundError
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.helpers import LOCATION, RG, lb, service, spec, tags, writes
 
 A = "service.beta.kubernetes.io/azure-"

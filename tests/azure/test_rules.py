@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.errors import InvalidSpecError
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.helpers import lb, service, spec
 
 A = "service.beta.kubernetes.io/azure-"

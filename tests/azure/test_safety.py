@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
+
+from cloudlb.errors import CloudLBError, ConflictError
 from cloudlb_azure.fake import FakeArm
 from cloudlb_azure.names import pip_name
 from cloudlb_azure.provider import AzureProvider
-
-from cloudlb.errors import CloudLBError, ConflictError
 from tests.azure.helpers import CLUSTER, LOCATION, RG, lb, names, service, spec
 
 WEB = spec(service("web"))

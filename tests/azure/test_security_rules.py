@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient, models
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.errors import ConflictError, InvalidSpecError, UnsupportedFeatureError
 from cloudlb.model import Feature
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.conftest import MakeProvider
 from tests.azure.helpers import NSG, RG, lb, rules_of, service, spec
 

@@ -4,10 +4,10 @@ probes and public IP on it, deleting one removes only its parts, and the balance
 from __future__ import annotations
 
 from azure.mgmt.network import NetworkManagementClient
-from cloudlb_azure.fake import FakeArm
-from cloudlb_azure.provider import AzureProvider
 
 from cloudlb.naming import CLUSTER_TAG
+from cloudlb_azure.fake import FakeArm
+from cloudlb_azure.provider import AzureProvider
 from tests.azure.helpers import CLUSTER, RG, lb, names, pool_ips, service, spec, tags
 
 WEB = spec(service("web", ports=((80, "TCP", 30080), (443, "TCP", 30443))))

@@ -18,15 +18,15 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
-from cloudlb_aws.clients import is_mutating
-from cloudlb_aws.options import AwsOptions, ServiceOptions
-from cloudlb_aws.provider import AwsProvider
-from cloudlb_aws.tagging import from_aws
 from moto import mock_aws
 
 from cloudlb.model import LoadBalancerSpec, Target, TargetMode
 from cloudlb.model import Protocol as IPProtocol
 from cloudlb.naming import Ownership, ownership
+from cloudlb_aws.clients import is_mutating
+from cloudlb_aws.options import AwsOptions, ServiceOptions
+from cloudlb_aws.provider import AwsProvider
+from cloudlb_aws.tagging import from_aws
 from tests.conformance.harness import BaseHarness, Endpoint, Key, ObservedLoadBalancer, ResourceView, TargetOp
 
 REGION = "us-east-1"

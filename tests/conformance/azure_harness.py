@@ -16,14 +16,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from cloudlb.model import LoadBalancerSpec, Scheme, TargetMode
+from cloudlb.model import Protocol as IPProtocol
+from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG, Ownership, decode_tag_key, encode_tag_key, ownership
 from cloudlb_azure.fake import FakeArm
 from cloudlb_azure.mock import seed_network
 from cloudlb_azure.names import pip_name
 from cloudlb_azure.provider import AzureProvider
-
-from cloudlb.model import LoadBalancerSpec, Scheme, TargetMode
-from cloudlb.model import Protocol as IPProtocol
-from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG, Ownership, decode_tag_key, encode_tag_key, ownership
 from tests.conformance.harness import BaseHarness, Endpoint, ObservedLoadBalancer, ResourceView, TargetOp
 
 RG, LOCATION, VNET, SUBNET, NSG = "conformance-rg", "eastus", "vnet", "subnet", "nsg"

@@ -21,14 +21,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from cloudlb.model import LoadBalancerSpec, Scheme, Target, TargetMode
+from cloudlb.model import Protocol as IPProtocol
+from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, Ownership, ownership
 from cloudlb_local.client import LocalClient
 from cloudlb_local.mapping import SCHEME_TAG
 from cloudlb_local.provider import TARGETS_PER_CALL, LocalProvider
 from cloudlb_local.testing import DaemonHandle
-
-from cloudlb.model import LoadBalancerSpec, Scheme, Target, TargetMode
-from cloudlb.model import Protocol as IPProtocol
-from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, Ownership, ownership
 from tests.conformance.harness import BaseHarness, Endpoint, ObservedLoadBalancer, ResourceView, TargetOp
 
 MUTATING = frozenset({"POST", "PATCH", "DELETE"})

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import openstack
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 
 from cloudlb.model import LoadBalancerSpec
 from cloudlb.model import Protocol as IPProtocol
 from cloudlb.naming import Ownership, ownership, tags_from_strings, tags_to_strings
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.conformance.harness import BaseHarness, Endpoint, Key, ObservedLoadBalancer, ResourceView, TargetOp
 from tests.openstack.recorder import Recorder
 

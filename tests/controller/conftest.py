@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudlb_local.client import LocalClient
-from cloudlb_local.provider import LocalProvider
-from cloudlb_local.testing import DaemonHandle, running_daemon
 
 from cloudlb.controller.kubeclient import KubeClient
 from cloudlb.controller.manager import Controller, Settings
 from cloudlb.provider import Provider
 from cloudlb.testing.kubeapi import FakeKubeAPI
+from cloudlb_local.client import LocalClient
+from cloudlb_local.provider import LocalProvider
+from cloudlb_local.testing import DaemonHandle, running_daemon
 
 FAST = Settings(
     cluster="test",

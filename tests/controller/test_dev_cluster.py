@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from cloudlb_local.testing import DaemonHandle
 
+from cloudlb_local.testing import DaemonHandle
 from tests.controller.objects import node, service
 from tests.controller.traffic import addresses, free_node_port
 from tests.controller.waiting import until

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from cloudlb_local.client import LocalClient
-from cloudlb_local.provider import LocalProvider
-
 from cloudlb.controller.records import FINALIZER
 from cloudlb.kube import spec_from_manifests
 from cloudlb.testing.kubeapi import FakeKubeAPI
+from cloudlb_local.client import LocalClient
+from cloudlb_local.provider import LocalProvider
 from tests.controller.conftest import StartController
 from tests.controller.objects import node, service
 from tests.controller.traffic import addresses, ingress_ip, pool_of

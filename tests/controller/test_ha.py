@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cloudlb_local.client import LocalClient
-from cloudlb_local.testing import DaemonHandle
 
 from cloudlb.testing.kubeapi import FakeKubeAPI
+from cloudlb_local.client import LocalClient
+from cloudlb_local.testing import DaemonHandle
 from tests.controller.objects import node, service
 from tests.controller.processes import Replica, write_config
 from tests.controller.traffic import addresses, free_node_port, ingress_ip, pool_of

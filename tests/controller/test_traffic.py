@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudlb_local.client import LocalClient
-from cloudlb_local.provider import LocalProvider
-from cloudlb_local.testing import DaemonHandle
-
 from cloudlb.controller.manager import Controller
 from cloudlb.controller.records import FINALIZER
 from cloudlb.model import LoadBalancerSpec, LoadBalancerStatus
 from cloudlb.testing.kubeapi import FakeKubeAPI
+from cloudlb_local.client import LocalClient
+from cloudlb_local.provider import LocalProvider
+from cloudlb_local.testing import DaemonHandle
 from tests.controller.conftest import StartController
 from tests.controller.objects import endpoint_slice, node, service
 from tests.controller.traffic import addresses, backends, free_node_port, ingress_ip, names_seen, pool_of

@@ -12,9 +12,8 @@ import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from cloudlb_local.client import LocalClient
-
 from cloudlb.testing.kubeapi import FakeKubeAPI
+from cloudlb_local.client import LocalClient
 from tests.local.provider.backends import TcpBackend, ask
 
 __all__ = ["addresses", "backends", "free_node_port", "ingress_ip", "names_seen", "pool_of"]

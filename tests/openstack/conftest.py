@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import DELAY, connect, make_provider
 
 

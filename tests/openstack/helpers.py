@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import openstack
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb import spec_from_manifests
 from cloudlb.model import LoadBalancerSpec
 from cloudlb.naming import tags_from_strings
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.kube.builders import node, port, service
 
 CLUSTER = "test"

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.mock import OpenStackMockServer
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.errors import ConfigError
 from cloudlb.provider import get_provider, register_provider, unregister_provider
 from cloudlb.testing.mockserver import ENTRY_POINT_GROUP, MockServerProcess
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.mock import OpenStackMockServer
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.kube.builders import node, port, service
 from tests.openstack.helpers import FAST, connect, make_provider, make_spec, only_lb
 from tests.testing.entrypoints import MOCK_SERVER_COMMAND, environment_with

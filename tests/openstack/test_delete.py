@@ -7,12 +7,12 @@ import copy
 
 import openstack
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.model import OwnedLoadBalancer
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG, tags_to_strings
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import CLUSTER, DELAY, make_spec, only_lb, tree, writes
 
 

@@ -5,10 +5,10 @@ is left, so nothing is created twice."""
 from __future__ import annotations
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
 from openstack.connection import Connection
 
 from cloudlb.testing.faultproxy import Fault, FaultKind, FaultProxy, FaultRule, Match
+from cloudlb_openstack.fake import FakeOpenStack
 from tests.openstack.helpers import endpoints, make_provider, make_spec, node_ip, only_lb, tree
 
 SERVICES = Match(path=r"^/(load-balancer|networking)/")  # keystoneauth does not retry its own token request

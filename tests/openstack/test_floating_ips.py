@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import openstack
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.errors import ConflictError
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import CLUSTER, make_spec, only_lb, tags, writes
 
 INTERNAL = {"service.beta.kubernetes.io/openstack-internal-load-balancer": "true"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.naming import UID_TAG
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import endpoints, make_spec, node_ip, only_lb, tags, tree, writes
 
 RICH: dict[str, Any] = {

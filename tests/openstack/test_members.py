@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.errors import NotFoundError
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import endpoints, make_spec, node_ip, only_lb, tree, writes
 
 BATCH = r"/lbaas/pools/[^/]+/members$"

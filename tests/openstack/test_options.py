@@ -8,11 +8,11 @@ import uuid
 from typing import Any
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.errors import InvalidSpecError, UnsupportedFeatureError
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import make_spec, only_lb, tree, writes
 
 OS = "loadbalancer.openstack.org/"

@@ -4,13 +4,13 @@ fails fast, naming the load balancer, on ERROR."""
 from __future__ import annotations
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.errors import PermanentError, TemporaryError
 from cloudlb.retry import progress_hook
 from cloudlb.testing.faultproxy import Fault, FaultProxy, FaultRule, Match
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import DELAY, endpoints, make_provider, make_spec, node_ip, only_lb, tree, writes
 
 IMMUTABLE = (

@@ -4,12 +4,12 @@ members; algorithms, ClientIP affinity, source ranges, the proxy protocol and ta
 from __future__ import annotations
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.provider import OpenStackProvider
 from openstack.connection import Connection
 
 from cloudlb.errors import UnsupportedFeatureError
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.provider import OpenStackProvider
 from tests.openstack.helpers import CLUSTER, endpoints, make_spec, node_ip, only_lb, tags, tree, writes
 
 MIXED = (("TCP", 80), ("TCP", 443), ("UDP", 53))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from azure.mgmt.network import NetworkManagementClient, models
+
 from cloudlb_azure.fake import DEFAULT_SUBSCRIPTION
 
 __all__ = [

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
+
 from cloudlb_azure.credentials import FakeArmCredential
 from cloudlb_azure.fake import FakeArm
 from cloudlb_azure.mock import seed_network
-
 from tests.azure.fake.builders import LOCATION, NSG, RG, SUBNET, VNET
 
 

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
+
+from cloudlb.testing import Fault, FaultKind, FaultProxy, FaultRule, Match
 from cloudlb_azure.credentials import FakeArmCredential, LoopbackHttpPolicy
 from cloudlb_azure.fake import FakeArm
 from cloudlb_azure.mock import seed_network
-
-from cloudlb.testing import Fault, FaultKind, FaultProxy, FaultRule, Match
 from tests.azure.fake.builders import LOCATION, NSG, RG, SUBNET, VNET, internal_frontend, load_balancer, public_ip
 
 

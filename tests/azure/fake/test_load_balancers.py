@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network import NetworkManagementClient, models
+
 from cloudlb_azure.fake import FakeArm, Limits
 from cloudlb_azure.mock import seed_network
-
 from tests.azure.fake.builders import (
     LOCATION,
     NSG,

@@ -11,9 +11,9 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.core.rest import HttpRequest
 from azure.mgmt.network import NetworkManagementClient
+
 from cloudlb_azure.fake import FakeArm
 from cloudlb_azure.mock import seed_network
-
 from tests.azure.fake.builders import GROUP_ID, LOCATION, NSG, RG, SUBNET, VNET, public_ip
 from tests.azure.fake.conftest import network_client
 

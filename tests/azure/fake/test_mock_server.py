@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from azure.mgmt.network import NetworkManagementClient
+
 from cloudlb_azure.credentials import FakeArmCredential
 from cloudlb_azure.mock import AzureMockServer
 

@@ -12,9 +12,9 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 from azure.mgmt.network import NetworkManagementClient
+
 from cloudlb_azure.credentials import FakeArmCredential
 from cloudlb_azure.fake import FakeArm
-
 from tests.azure.fake.builders import GROUP_ID, RG, VNET, create_public_ip, public_ip
 
 API = "api-version=2024-05-01"

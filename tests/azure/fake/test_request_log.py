@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network import NetworkManagementClient, models
-from cloudlb_azure.fake import FakeArm
 
+from cloudlb_azure.fake import FakeArm
 from tests.azure.fake.builders import RG, internal_frontend, load_balancer, pool
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cloudlb_local.testing import DaemonHandle, running_daemon
 
+from cloudlb_local.testing import DaemonHandle, running_daemon
 from tests.local.daemon.helpers import Api, unique_pool
 
 

@@ -6,9 +6,9 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+
 from cloudlb_local.addresses import AddressPool, AddressTaken, AddressUnavailable, PoolExhausted
 from cloudlb_local.testing import running_daemon
-
 from tests.local.daemon.helpers import Api, db_rows, lb_body, unique_pool
 
 

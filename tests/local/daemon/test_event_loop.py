@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cloudlb_local.testing import running_daemon
 
+from cloudlb_local.testing import running_daemon
 from tests.local.daemon.helpers import unique_pool
 
 uvloop = pytest.importorskip("uvloop")  # a base dependency on Linux; the check only means something with it

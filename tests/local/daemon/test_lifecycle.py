@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from cloudlb_local.commands import serve
 from cloudlb_local.testing import DaemonHandle, running_daemon
-
 from tests.local.daemon.helpers import Api, db_rows, fetch_eventually, id_backend, lb_body, unique_pool
 
 

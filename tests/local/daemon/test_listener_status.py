@@ -7,8 +7,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from cloudlb_local.testing import running_daemon
 
+from cloudlb_local.testing import running_daemon
 from tests.local.daemon.helpers import Api, db_rows, fetch_eventually, id_backend, lb_body, unique_pool
 
 

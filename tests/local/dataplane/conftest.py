@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+
 from cloudlb_local.dataplane import uvloop_available
 
 LOOPS = [

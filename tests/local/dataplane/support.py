@@ -15,10 +15,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from cloudlb_local.dataplane import Backend, BackendHealth, Dataplane, ListenerConfig, ListenerKey, ListenerStatus, run
 from prometheus_client import CollectorRegistry
 
 from cloudlb.model import Protocol
+from cloudlb_local.dataplane import Backend, BackendHealth, Dataplane, ListenerConfig, ListenerKey, ListenerStatus, run
 
 from .servers import EchoBackend, HttpBackend, ProxyBackend, UdpBackend, close_all
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudlb_local.dataplane.binding import bind_error_message
 
 from cloudlb.model import Protocol
+from cloudlb_local.dataplane.binding import bind_error_message
 
 from .support import Lab, in_lab, request
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cloudlb_local.dataplane import Backend, HealthCheckConfig, ListenerConfig
 
 from cloudlb.model import Algorithm, Protocol, ProxyProtocol
+from cloudlb_local.dataplane import Backend, HealthCheckConfig, ListenerConfig
 
 
 def listener(**overrides: Any) -> ListenerConfig:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+
 from cloudlb_local.dataplane import install_event_loop_policy, new_event_loop, run, uvloop_available
 
 

@@ -8,10 +8,10 @@ import ssl
 from collections import Counter
 
 import pytest
-from cloudlb_local.dataplane import Backend, HealthCheckConfig
-from cloudlb_local.dataplane.health import probe
 
 from cloudlb.model import HealthCheckProtocol
+from cloudlb_local.dataplane import Backend, HealthCheckConfig
+from cloudlb_local.dataplane.health import probe
 
 from .support import Lab, dead_backend, http_get, in_lab, requests, wait_until
 

@@ -6,9 +6,9 @@ import asyncio
 import dataclasses
 
 import pytest
-from cloudlb_local.dataplane import HealthCheckConfig
 
 from cloudlb.model import Algorithm, HealthCheckProtocol, ProxyProtocol
+from cloudlb_local.dataplane import HealthCheckConfig
 
 from .support import Held, Lab, connect, in_lab, request, requests, wait_until
 

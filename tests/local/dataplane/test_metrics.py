@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from cloudlb_local.dataplane import Dataplane, render_metrics
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from cloudlb.model import Protocol
+from cloudlb_local.dataplane import Dataplane, render_metrics
 
 from .support import Held, Lab, UdpClient, dead_backend, in_lab, request, requests
 

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from cloudlb_local.dataplane import Backend, HealthCheckConfig, new_event_loop
-from cloudlb_local.dataplane.pool import BackendState, Pool
 
 from cloudlb.model import Algorithm
+from cloudlb_local.dataplane import Backend, HealthCheckConfig, new_event_loop
+from cloudlb_local.dataplane.pool import BackendState, Pool
 
 B1, B2, B3 = Backend("127.0.0.11", 80), Backend("127.0.0.12", 80), Backend("127.0.0.13", 80)
 

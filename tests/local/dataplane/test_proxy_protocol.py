@@ -7,9 +7,9 @@ import json
 import socket
 
 import pytest
-from cloudlb_local.dataplane import proxy_header
 
 from cloudlb.model import ProxyProtocol
+from cloudlb_local.dataplane import proxy_header
 
 from .servers import parse_proxy_header
 from .support import Lab, connect, in_lab

@@ -9,6 +9,7 @@ import socket
 from typing import Any, cast
 
 import pytest
+
 from cloudlb_local.dataplane import Backend
 from cloudlb_local.dataplane.tcp import WRITE_HIGH_WATER
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from cloudlb_local.dataplane.source_ranges import SourceRanges
 
 from cloudlb.model import Protocol
+from cloudlb_local.dataplane.source_ranges import SourceRanges
 
 from .support import Held, Lab, UdpClient, in_lab, request, wait_until
 

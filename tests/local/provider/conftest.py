@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from cloudlb_local.client import LocalClient
 from cloudlb_local.provider import LocalProvider
 from cloudlb_local.testing import DaemonHandle, running_daemon
-
 from tests.local.provider.helpers import CallCounter
 
 

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cloudlb_local.client import LocalClient
-
 from cloudlb.model import HealthCheck, Listener, LoadBalancerSpec, Protocol, Target
+from cloudlb_local.client import LocalClient
 
 __all__ = ["FAST_CHECKS", "CallCounter", "FlakyApi", "make_spec", "tcp", "udp"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from cloudlb_local.client import LocalClient
-from cloudlb_local.provider import LocalProvider
-from cloudlb_local.testing import DaemonHandle
 
 from cloudlb.errors import NotFoundError
 from cloudlb.model import Algorithm, HealthCheck, Protocol, SessionAffinity, Target
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_local.client import LocalClient
+from cloudlb_local.provider import LocalProvider
+from cloudlb_local.testing import DaemonHandle
 from tests.local.provider.backends import ask, eventually, targets, tcp_backends
 from tests.local.provider.helpers import CallCounter, make_spec, tcp, udp
 

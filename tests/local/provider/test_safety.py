@@ -8,13 +8,13 @@ import socket
 from pathlib import Path
 
 import pytest
-from cloudlb_local.client import LocalClient
-from cloudlb_local.provider import LocalProvider
-from cloudlb_local.testing import DaemonHandle
 
 from cloudlb.errors import ConfigError, ConflictError, PermanentError, ProviderError, UnsupportedFeatureError
 from cloudlb.model import HealthCheck, HealthCheckProtocol, IPFamily, Listener, LoadBalancerSpec, Protocol, Target
 from cloudlb.naming import CLUSTER_TAG, SERVICE_TAG, UID_TAG
+from cloudlb_local.client import LocalClient
+from cloudlb_local.provider import LocalProvider
+from cloudlb_local.testing import DaemonHandle
 from tests.local.provider.backends import ask, eventually, targets, tcp_backends
 from tests.local.provider.helpers import CallCounter, FlakyApi, make_spec, tcp
 

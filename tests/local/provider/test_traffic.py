@@ -11,10 +11,10 @@ import time
 from collections import Counter
 
 import pytest
-from cloudlb_local.client import LocalClient
-from cloudlb_local.provider import LocalProvider
 
 from cloudlb.model import Algorithm, HealthCheck, SessionAffinity, TargetMode
+from cloudlb_local.client import LocalClient
+from cloudlb_local.provider import LocalProvider
 from tests.local.provider.backends import (
     TcpBackend,
     UdpBackend,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack
 from tests.openstack.fake.helpers import HOUR, connect
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import openstack
-from cloudlb_openstack.fake import FakeOpenStack
 from openstack.connection import Connection
+
+from cloudlb_openstack.fake import FakeOpenStack
 
 HOUR = 3600.0  # a provisioning delay no test outlives: PENDING_* lasts until settle()
 

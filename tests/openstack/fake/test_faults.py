@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import openstack
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
 
 from cloudlb.testing.faultproxy import Fault, FaultKind, FaultProxy, FaultRule, Match
+from cloudlb_openstack.fake import FakeOpenStack
 from tests.openstack.fake.helpers import connect, settle
 
 SERVICES = Match(path=r"^/(load-balancer|networking)/")  # the token request is left alone: keystoneauth does not

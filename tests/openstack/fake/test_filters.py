@@ -4,9 +4,9 @@ and Neutron alike. Tags are cloudlb's ``key=value`` ownership strings."""
 from __future__ import annotations
 
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack
 from tests.openstack.fake.helpers import settle
 
 PROD = "cloudlb.io/cluster=prod"

@@ -7,11 +7,11 @@ from pathlib import Path
 import openstack
 import pytest
 import requests
-from cloudlb_openstack.fake import FakeOpenStack
-from cloudlb_openstack.mock import OpenStackMockServer
 from openstack.config import OpenStackConfig
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack
+from cloudlb_openstack.mock import OpenStackMockServer
 from tests.openstack.fake.helpers import active_lb, connect
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import openstack
 import pytest
-from cloudlb_openstack.mock import OpenStackMockServer
 
 from cloudlb.testing.faultproxy import FaultProxy
 from cloudlb.testing.mockserver import ENTRY_POINT_GROUP, MockServerProcess
+from cloudlb_openstack.mock import OpenStackMockServer
 from tests.openstack.fake.helpers import wait_for_lb
 from tests.testing.entrypoints import MOCK_SERVER_COMMAND, environment_with
 

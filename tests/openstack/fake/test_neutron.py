@@ -8,9 +8,9 @@ import uuid
 
 import openstack
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack
 from tests.openstack.fake.helpers import active_lb
 
 

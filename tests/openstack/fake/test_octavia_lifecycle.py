@@ -7,9 +7,9 @@ import ipaddress
 
 import openstack
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack
 from tests.openstack.fake.helpers import active_lb, connect, settle, tcp_stack, wait_for_lb
 
 

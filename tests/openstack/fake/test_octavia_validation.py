@@ -10,9 +10,9 @@ from typing import Any
 
 import openstack
 import pytest
-from cloudlb_openstack.fake import FakeOpenStack
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack
 from tests.openstack.fake.helpers import connect, settle, tcp_stack
 
 OCTAVIA_COLLECTIONS = ("loadbalancers", "listeners", "pools", "members", "healthmonitors")

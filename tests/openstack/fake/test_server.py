@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from cloudlb_openstack.fake import FakeOpenStack, RequestRecord
 from openstack.connection import Connection
 
+from cloudlb_openstack.fake import FakeOpenStack, RequestRecord
 from tests.openstack.fake.helpers import active_lb
 
 
