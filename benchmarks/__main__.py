@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("core", "dataplane", "azure_calls", "controller")
+BENCHMARKS = ("core", "dataplane", "aws_calls", "azure_calls", "openstack_calls", "controller")
 
 
 def main(argv: list[str]) -> int:
