@@ -9,10 +9,40 @@ strings ``true``/``false`` and numbers as text are accepted; anything else raise
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
 from cloudlb.errors import ConfigError
 from cloudlb.fields import show
 
-__all__ = ["coerce_option"]
+__all__ = ["coerce_option", "options_from_kwargs"]
+
+T = TypeVar("T")
+
+
+def options_from_kwargs(
+    cls: type[T], provider: str, options: Mapping[str, object], coerce: Callable[[str, object, str], object]
+) -> T:
+    """Build the options dataclass ``cls`` from ``get_provider`` keyword arguments.
+
+    An unknown name is a ``ConfigError`` that suggests the nearest field. ``None`` keeps a field's default, except
+    where the field's type admits None (a rate limit of None turns the limiter off). ``coerce(name, value, kind)``
+    converts each value; it usually handles the provider's own kinds and calls ``coerce_option`` for the rest.
+    """
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for name in options:
+        if name not in kinds:
+            close = difflib.get_close_matches(name, sorted(kinds), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"provider {provider!r} does not accept option {name!r}{hint}")
+    values: dict[str, Any] = {
+        name: None if value is None else coerce(name, value, kinds[name])
+        for name, value in options.items()
+        if value is not None or "None" in kinds[name]
+    }
+    return cls(**values)
 
 
 def coerce_option(provider: str, name: str, value: object, kind: str) -> object:

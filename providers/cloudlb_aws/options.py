@@ -11,11 +11,9 @@ spec fields; anchor keys not listed here are ignored, as the in-tree provider ig
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from cloudlb.annotations import annotation_path, parse_choice, parse_tags
 from cloudlb.errors import ConfigError, InvalidSpecError
@@ -28,7 +26,7 @@ from cloudlb.model import (
     TargetMode,
     TrafficPolicy,
 )
-from cloudlb.options import coerce_option
+from cloudlb.options import coerce_option, options_from_kwargs
 from cloudlb.retry import Backoff
 from cloudlb.service_options import LOCAL_HEALTH_PATH, parse_health_port
 
@@ -114,20 +112,7 @@ class AwsOptions:
     def from_kwargs(cls, **options: object) -> AwsOptions:
         """Build from ``get_provider`` keyword arguments (or a config file's ``options``); ``ConfigError`` names
         the first bad option, and suggests the nearest name for an unknown one."""
-        known = {f.name for f in fields(cls)}
-        for name in options:
-            if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"provider 'aws' does not accept option {name!r}{hint}")
-        kinds = {f.name: str(f.type) for f in fields(cls)}
-        # None keeps the default, except where None is a value itself (rate_limit=None turns the limiter off).
-        values: dict[str, Any] = {
-            name: None if value is None else _coerce(name, value, kinds[name])
-            for name, value in options.items()
-            if value is not None or "None" in kinds[name]
-        }
-        built = cls(**values)
+        built = options_from_kwargs(cls, "aws", options, _coerce)
         built._check()
         return built
 

@@ -14,14 +14,14 @@ targets' own port (the nodePort, or the pod's port), which is what a ``Target`` 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from cloudlb.annotations import annotation_path, parse_bool, parse_choice
 from cloudlb.errors import ConfigError, InvalidSpecError
 from cloudlb.fields import show
 from cloudlb.model import HealthCheckProtocol, LoadBalancerSpec, Scheme, TargetMode
-from cloudlb.options import coerce_option
+from cloudlb.options import coerce_option, options_from_kwargs
 from cloudlb.retry import Backoff
 from cloudlb.service_options import source_ranges as parse_source_ranges
 from cloudlb_azure.names import check_resource_name
@@ -100,13 +100,7 @@ class AzureOptions:
     def build(cls, **options: Any) -> AzureOptions:
         """From ``get_provider`` keyword arguments; strings from YAML or ``-o KEY=VALUE`` are converted. None turns
         off what may be off (a rate limit, the deadline) and means the default elsewhere."""
-        kinds = {f.name: str(f.type) for f in fields(cls)}
-        values: dict[str, Any] = {
-            name: None if value is None else _coerce(name, value, kinds.get(name, ""))
-            for name, value in options.items()
-            if value is not None or "None" in kinds.get(name, "None")
-        }
-        built = cls(**values)
+        built = options_from_kwargs(cls, "azure", options, _coerce)
         built._check()
         return built
 
@@ -139,8 +133,6 @@ class AzureOptions:
 
 
 def _coerce(name: str, value: object, kind: str) -> object:
-    if name not in {f.name for f in fields(AzureOptions)}:
-        raise ConfigError(f"provider 'azure' does not accept option {name!r}")
     return coerce_option("azure", name, value, kind)
 
 

@@ -23,7 +23,6 @@ public IP, the one resource an external Service owns alone; an internal Service 
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import Any, TypeVar
 
 from cloudlb.apply import run_steps
 from cloudlb.capabilities import check_supported
-from cloudlb.errors import ConfigError, ConflictError, NotFoundError, ProviderError, TemporaryError
+from cloudlb.errors import ConflictError, NotFoundError, ProviderError, TemporaryError
 from cloudlb.model import (
     Feature,
     Ingress,
@@ -104,12 +103,6 @@ class AzureProvider:
         sleep: Callable[[float], None] = time.sleep,
         **tuning: Any,
     ) -> None:
-        known = set(AzureOptions.__dataclass_fields__)
-        for option in tuning:
-            if option not in known:
-                close = difflib.get_close_matches(option, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"provider 'azure' does not accept option {option!r}{hint}")
         self.options = AzureOptions.build(
             subscription_id=subscription_id,
             resource_group=resource_group,

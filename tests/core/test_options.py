@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from cloudlb.errors import ConfigError, InvalidSpecError
-from cloudlb.options import coerce_option
+from cloudlb.options import coerce_option, options_from_kwargs
 from cloudlb.service_options import parse_health_port
 
 
@@ -66,3 +68,34 @@ def test_parse_health_port_rejects(value: str) -> None:
         parse_health_port(value, "metadata.annotations.x")
     assert caught.value.path == "metadata.annotations.x"
     assert caught.value.message.endswith(" is not a port (1..65535) or traffic-port")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tuning:
+    region: str = "r1"
+    rate_limit: float | None = 10.0
+    retries: int = 3
+    verbose: bool = False
+
+
+def _coerce(name: str, value: object, kind: str) -> object:
+    return coerce_option("demo", name, value, kind)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param({}, _Tuning(), id="defaults"),
+        pytest.param({"retries": "5", "verbose": "true"}, _Tuning(retries=5, verbose=True), id="strings-coerced"),
+        pytest.param({"rate_limit": None}, _Tuning(rate_limit=None), id="none-turns-off-an-optional"),
+        pytest.param({"retries": None}, _Tuning(), id="none-keeps-a-default"),
+    ],
+)
+def test_options_from_kwargs_builds_the_dataclass(given: dict[str, object], expected: _Tuning) -> None:
+    assert options_from_kwargs(_Tuning, "demo", given, _coerce) == expected
+
+
+def test_options_from_kwargs_names_an_unknown_option_and_the_nearest_one() -> None:
+    with pytest.raises(ConfigError) as caught:
+        options_from_kwargs(_Tuning, "demo", {"regoin": "x"}, _coerce)
+    assert str(caught.value) == "provider 'demo' does not accept option 'regoin' (did you mean 'region'?)"
