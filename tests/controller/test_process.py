@@ -81,7 +81,11 @@ def test_probes_and_metrics_of_a_leader_and_a_standby(
     leader = start(client, running, "first", provider)
     until(lambda: get(leader.address, "/readyz") == (200, "ok: leading; caches synced\n"), what="the leader ready")
     standby = start(client, running, "second", RecordingProvider())
-    assert get(standby.address, "/readyz") == (200, "ok: standing by; the leader is first\n")
+    # the standby learns who leads at its first look at the lease, which may come after start() returns
+    until(
+        lambda: get(standby.address, "/readyz") == (200, "ok: standing by; the leader is first\n"),
+        what="the standby to see the leader",
+    )
     assert get(standby.address, "/healthz")[0] == 200
     assert get(leader.address, "/nope")[0] == 404
 
