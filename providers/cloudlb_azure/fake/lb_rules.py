@@ -62,21 +62,27 @@ def _pools(ctx: LbContext, raw: Json, where: str, lb: Json, rid: str) -> list[st
     return pools
 
 
-def rule(ctx: LbContext, item: Json, index: int, lb: Json) -> Json:
-    where = f"properties.loadBalancingRules[{index}].properties"
-    rid = ctx.child_id(RULES, item["name"])
-    raw = item["properties"]
+def _required_frontend(ctx: LbContext, raw: Json, where: str, lb: Json, owner: str) -> str:
+    """The id of the sibling frontend a rule or NAT rule names; ARM refuses the request without one."""
     frontend = _sibling(
         ctx,
         ref_id(raw.get("frontendIPConfiguration"), f"{where}.frontendIPConfiguration"),
         FRONTENDS,
         lb[FRONTENDS],
-        rid,
+        owner,
     )
     if frontend is None:
         raise bad_request(
             "InvalidRequestFormat", f"Cannot parse the request: {where}.frontendIPConfiguration is required."
         )
+    return frontend
+
+
+def rule(ctx: LbContext, item: Json, index: int, lb: Json) -> Json:
+    where = f"properties.loadBalancingRules[{index}].properties"
+    rid = ctx.child_id(RULES, item["name"])
+    raw = item["properties"]
+    frontend = _required_frontend(ctx, raw, where, lb, rid)
     pools = _pools(ctx, raw, where, lb, rid)
     probe = _sibling(ctx, ref_id(raw.get("probe"), f"{where}.probe"), PROBES, lb[PROBES], rid)
     protocol = enum(raw.get("protocol"), ("Tcp", "Udp", "All"), f"{where}.protocol")
@@ -115,17 +121,7 @@ def nat_rule(ctx: LbContext, item: Json, index: int, lb: Json) -> Json:
     where = f"properties.inboundNatRules[{index}].properties"
     nid = ctx.child_id(NAT_RULES, item["name"])
     raw = item["properties"]
-    frontend = _sibling(
-        ctx,
-        ref_id(raw.get("frontendIPConfiguration"), f"{where}.frontendIPConfiguration"),
-        FRONTENDS,
-        lb[FRONTENDS],
-        nid,
-    )
-    if frontend is None:
-        raise bad_request(
-            "InvalidRequestFormat", f"Cannot parse the request: {where}.frontendIPConfiguration is required."
-        )
+    frontend = _required_frontend(ctx, raw, where, lb, nid)
     props = kept(raw, also_computed=("backendAddressPool",))
     props.update(
         frontendIPConfiguration={"id": frontend},
